@@ -184,6 +184,107 @@ def sim_scenarios() -> None:
         click.echo(f"{s.name:<30} {s.caught_by:<14} {s.description}")
 
 
+# -- run, checks, report ---------------------------------------------------------------------
+@cli.command("run", context_settings={"ignore_unknown_options": True})
+@click.option("--kubeconfig", default=None, help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster).")
+@click.option("--context", default=None, help="Kubeconfig context.")
+@click.option("--sim", "sim_name", is_flag=False, flag_value="gpucheck", default=None, metavar="[NAME]",
+              help="Run against a simulated cluster, starting it if needed (default name: gpucheck).")
+@click.option("--namespace", default=None, help="Workspace namespace for probe pods.")
+@click.option("--profile", default=None, help="quick | standard (default) | full.")
+@click.option("--select", default=None, help="Only these check ids (comma-separated).")
+@click.option("--skip", default=None, help="Skip these check ids (comma-separated).")
+@click.option("--report", "report_dir", default=None, help="Report directory (default: ./gpucheck-report).")
+@click.option("--config", "config_file", default=None, help="YAML expectations file.")
+@click.option("--fail-on", default=None, help="critical | major (default) | warn.")
+@click.option("--timeout", default=None, help="Deadline for the whole run in seconds (default: 600).")
+@click.option("-n", "--workers", default=None, help="Run checks in parallel (pytest-xdist), e.g. 2 or auto.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def run_cmd(kubeconfig: str | None, context: str | None, sim_name: str | None, namespace: str | None,
+            profile: str | None, select: str | None, skip: str | None, report_dir: str | None,
+            config_file: str | None, fail_on: str | None, timeout: str | None, workers: str | None,
+            pytest_args: tuple[str, ...]) -> None:
+    """Run the readiness checks and write the report (pytest --gpucheck underneath)."""
+    import pytest
+
+    if sim_name:
+        if kubeconfig:
+            _fail("give --kubeconfig or --sim, not both", exitcodes.USAGE)
+        kubeconfig = str(_sim_up(sim_name).kubeconfig)
+    args = ["--gpucheck", "-p", "no:cacheprovider", f"--rootdir={os.getcwd()}", "--no-header"]
+    for opt, value in (("kubeconfig", kubeconfig), ("context", context), ("namespace", namespace),
+                       ("profile", profile), ("select", select), ("skip", skip), ("report", report_dir),
+                       ("config", config_file), ("fail-on", fail_on), ("timeout", timeout)):
+        if value is not None:
+            args.append(f"--gpucheck-{opt}={value}")
+    if workers:
+        args += ["-n", workers]
+    sys.exit(int(pytest.main([*args, *pytest_args])))
+
+
+@_sim_errors
+def _sim_up(name: str) -> Any:
+    from gpucheck.sim import cluster
+
+    cluster.prune_orphans(say=_say)
+    return cluster.up(name=name, say=_say)
+
+
+@cli.command("checks")
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+@click.option("--profile", default="full", show_default=True, help="Only checks that run in this profile.")
+def checks_cmd(as_json: bool, profile: str) -> None:
+    """List the check catalog."""
+    import json
+
+    from gpucheck import catalog
+
+    if profile not in catalog.PROFILES:
+        _fail(f"--profile: {profile!r} is not one of {', '.join(catalog.PROFILES)}", exitcodes.USAGE)
+    items = [c for c in catalog.checks().values() if c.runs_in(profile)]
+    if as_json:
+        click.echo(json.dumps([{**c.__dict__, "severity": c.severity.value} for c in items], indent=2))
+        return
+    for c in items:
+        click.echo(f"{c.id:<14} {c.severity.value:<9} {c.profile:<9} {c.category:<14} {c.title}")
+
+
+@cli.group("report", cls=_Group)
+def report_group() -> None:
+    """Work with written reports."""
+
+
+@report_group.command("render")
+@click.argument("report_json", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "junit", "json"]), required=True)
+@click.option("-o", "--output", default=None, help="Write here instead of standard output.")
+def report_render(report_json: str, fmt: str, output: str | None) -> None:
+    """Render a report.json as HTML, Markdown or JUnit XML."""
+    import json
+
+    import jsonschema
+
+    from gpucheck import report
+
+    try:
+        data = json.loads(open(report_json, encoding="utf-8").read())
+    except OSError as exc:
+        _fail(f"{report_json}: {exc.strerror}", exitcodes.USAGE)
+    except (ValueError, UnicodeDecodeError) as exc:
+        _fail(f"{report_json} is not JSON: {exc}", exitcodes.USAGE)
+    try:
+        jsonschema.validate(data, report.schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        _fail(f"{report_json} is not a gpucheck report: {where}: {exc.message}", exitcodes.USAGE)
+    text = report.render(report.Report.from_json(data), fmt)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="gpucheck")

@@ -192,3 +192,33 @@ def test_deleting_a_namespace_with_pods_completes(api):
 def test_smi_outputs_come_from_vendored_recordings():
     rec = smi_render.parse_q(smi_render.read_recording("h100-80gb-hbm3_565.57.01.q.txt"))
     assert len(rec.gpus) == 8 and all(g.name == "NVIDIA H100 80GB HBM3" for g in rec.gpus)
+
+
+def test_podsecurity_restricted_is_enforced(api):
+    core = client.CoreV1Api(api)
+    ns = f"t-psa-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": ns, "labels": {
+        "pod-security.kubernetes.io/enforce": "restricted"}}})
+    try:
+        privileged = _pod("root", gpus=1)
+        privileged["spec"]["containers"][0]["securityContext"] = {"privileged": True}
+        with pytest.raises(client.ApiException) as err:
+            core.create_namespaced_pod(ns, privileged)
+        assert err.value.status == 403 and "violates PodSecurity" in err.value.body
+    finally:
+        core.delete_namespace(ns)
+
+
+def test_service_account_tokens_are_issued_and_accepted(api, namespace, sim):
+    core = client.CoreV1Api(api)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "trainer"}})
+    token = core.create_namespaced_service_account_token(
+        "trainer", namespace, {"spec": {"expirationSeconds": 600}}).status.token
+    review = client.AuthenticationV1Api(api).create_token_review({"spec": {"token": token}})
+    assert review.status.authenticated
+    assert review.status.user.username == f"system:serviceaccount:{namespace}:trainer"
+    # RBAC is on: a fresh service account may not list nodes.
+    sar = client.AuthorizationV1Api(api).create_subject_access_review({"spec": {
+        "user": review.status.user.username, "groups": review.status.user.groups,
+        "resourceAttributes": {"verb": "list", "resource": "nodes"}}})
+    assert not sar.status.allowed

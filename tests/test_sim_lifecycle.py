@@ -102,3 +102,12 @@ def test_up_replaces_a_broken_cluster_of_the_same_name():
         assert not any(processes.alive(p) for p in first.procs)
     finally:
         cluster.down(name)
+
+
+def test_missing_go_is_a_clear_error_naming_what_to_install(tmp_path):
+    env = {**os.environ, "GPUCHECK_CACHE_DIR": str(tmp_path / "empty-cache"),
+           "PATH": os.path.dirname(sys.executable)}
+    res = subprocess.run([*GPUCHECK, "sim", "build"], capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == exitcodes.SIM_FAILED
+    assert "Go is needed" in res.stderr and "GPUCHECK_KUBE_APISERVER_BINARY" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -29,13 +29,15 @@ class Scenario:
     description: str
     caught_by: str
     actions: tuple[dict[str, Any], ...]
+    also_affects: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Scenario]:
     raw = yaml.safe_load((resources.files("gpucheck.sim") / "data" / "scenarios.yaml").read_text())
     return {
-        s["name"]: Scenario(s["name"], s["description"], s["caughtBy"], tuple(s["actions"]))
+        s["name"]: Scenario(s["name"], s["description"], s["caughtBy"], tuple(s["actions"]),
+                            tuple(s.get("alsoAffects", ())))
         for s in raw
     }
 
@@ -149,9 +151,8 @@ def revert(api: Any, name: str) -> None:
         elif kind in ("deleteObject", "patchDaemonSet"):
             ds = _bootstrap_daemonset()
             try:
-                apps.replace_namespaced_daemon_set(_DS_NAME, _DS_NS, {
-                    **ds, "metadata": {**ds["metadata"], "resourceVersion":
-                                       apps.read_namespaced_daemon_set(_DS_NAME, _DS_NS).metadata.resource_version}})
+                # A patch, not read-then-replace: the DaemonSet controller keeps writing status.
+                apps.patch_namespaced_daemon_set(_DS_NAME, _DS_NS, {"spec": {"template": ds["spec"]["template"]}})
             except client.ApiException as exc:
                 if exc.status != 404:
                     raise

@@ -1,0 +1,143 @@
+"""Connect to a cluster and read it: paginated LISTs, transient-only retries, request counts.
+
+Everything gpucheck reads goes through `Cluster`, so retries, error messages and the request
+budget are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from gpucheck.cluster.errors import ApiFailure, ConfigError, DeadlineExceeded, Forbidden, Unreachable
+
+TRANSIENT = {429, 500, 502, 503, 504}
+PAGE = 500
+
+
+@dataclass
+class Cluster:
+    api: client.ApiClient
+    server: str
+    source: str  # where the connection came from, for messages ("kubeconfig /x (context y)")
+    requests: int = 0
+    retries: int = 3
+    timeout: float = 10.0
+    deadline: float | None = None  # time.monotonic() value after which no call starts
+    _sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    @property
+    def node_api(self) -> client.NodeV1Api:
+        return client.NodeV1Api(self.api)
+
+    def call(self, fn: Callable[..., Any], *args: Any, verb: str, resource: str, **kwargs: Any) -> Any:
+        """One API call with retries for transient failures only (429, 5xx, dropped connection)."""
+        delay = 0.5
+        for attempt in range(self.retries + 1):
+            timeout = self.timeout
+            if self.deadline is not None:
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    raise DeadlineExceeded(f"the run's deadline passed before it could {verb} {resource}")
+                timeout = min(timeout, left)
+            self.requests += 1
+            try:
+                return fn(*args, _request_timeout=timeout, **kwargs)
+            except ApiException as exc:
+                if exc.status == 403:
+                    raise Forbidden(
+                        f"forbidden: {self.source} may not {verb} {resource} "
+                        f"(RBAC needs verb '{verb}' on '{resource}')", verb, resource) from None
+                if exc.status == 401:
+                    raise ConfigError(f"the API server at {self.server} rejected the credentials of "
+                                      f"{self.source} (401 Unauthorized)") from None
+                if exc.status in TRANSIENT and attempt < self.retries:
+                    self._sleep(_retry_after(exc, delay))
+                    delay = min(delay * 2, 8)
+                    continue
+                raise ApiFailure(f"{verb} {resource} failed: {exc.status} {exc.reason}") from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if attempt < self.retries and not isinstance(exc, urllib3.exceptions.SSLError):
+                    self._sleep(delay)
+                    delay = min(delay * 2, 8)
+                    continue
+                raise Unreachable(f"cannot reach the API server at {self.server} ({self.source}): "
+                                  f"{_short(exc)}") from None
+        raise AssertionError("unreachable")
+
+    def list_all(self, fn: Callable[..., Any], *args: Any, resource: str, **kwargs: Any) -> list[Any]:
+        """Every item of a LIST, page by page (limit/continue), so huge clusters stay cheap."""
+        items: list[Any] = []
+        token = None
+        while True:
+            page = self.call(fn, *args, verb="list", resource=resource, limit=PAGE,
+                             _continue=token, **kwargs)
+            items.extend(page.items)
+            token = page.metadata._continue
+            if not token:
+                return items
+
+
+def _retry_after(exc: ApiException, default: float) -> float:
+    try:
+        return min(float((exc.headers or {}).get("Retry-After", default)), 30.0)
+    except (TypeError, ValueError):
+        return default
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "timed out", "Name or service not known",
+                   "certificate verify failed", "No route to host"):
+        if marker in text:
+            return marker
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def connect(kubeconfig: str | None = None, context: str | None = None, timeout: float = 10.0) -> Cluster:
+    """Build a client from a kubeconfig (or in-cluster config when running in a pod).
+
+    Raises ConfigError naming the file or context when they cannot be used. Does not contact
+    the server: the first call does, and reports Unreachable if it cannot.
+    """
+    cfg = client.Configuration()
+    in_cluster = (kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST")
+                  and not os.environ.get("KUBECONFIG"))
+    if in_cluster:
+        try:
+            config.load_incluster_config(client_configuration=cfg)
+        except ConfigException as exc:
+            raise ConfigError(f"in-cluster configuration unusable: {exc}") from None
+        source = "in-cluster service account"
+    else:
+        path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+        if not os.path.isfile(path):
+            raise ConfigError(f"kubeconfig {path} does not exist")
+        try:
+            config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
+                                    persist_config=False)
+        except ConfigException as exc:
+            msg = str(exc).strip().strip("'\"")
+            if context and "context" in msg.lower():
+                raise ConfigError(f"kubeconfig {path} has no context {context!r}") from None
+            raise ConfigError(f"kubeconfig {path} is not usable: {msg}") from None
+        except Exception as exc:  # malformed YAML and friends come out of the loader raw
+            raise ConfigError(f"kubeconfig {path} is not usable: {type(exc).__name__}: {_short(exc)}") from None
+        source = f"kubeconfig {path}" + (f" (context {context})" if context else "")
+    cfg.retries = False  # our retries, not urllib3's silent ones
+    return Cluster(api=client.ApiClient(cfg), server=cfg.host, source=source, timeout=timeout)

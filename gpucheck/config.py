@@ -1,0 +1,205 @@
+"""Settings: defaults < config file < environment < command line, validated.
+
+Every value remembers where it came from, so a bad one is reported as, for example,
+"--gpucheck-fail-on: 'maybe' is not one of critical, major, warn" or
+"GPUCHECK_TIMEOUT=abc: not a number of seconds" or "config file ci.yaml: minDriver: ...".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gpucheck.catalog import PROFILES
+from gpucheck.grading import FAIL_ON
+
+DEFAULT_TAINT_KEYS = ("nvidia.com/gpu", "sku", "gpu", "accelerator")
+
+
+class SettingsError(ValueError):
+    """A setting is invalid; the message names the option, variable or file it came from."""
+
+
+class _DevicePlugin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    selectors: list[str] = Field(default_factory=list)
+    maxRestarts: int = Field(default=5, ge=0)
+
+
+class _ExpectedGpus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    byInstanceType: dict[str, int] = Field(default_factory=dict)
+    byProduct: dict[str, int] = Field(default_factory=dict)
+
+
+class _File(BaseModel):
+    """The config file's schema. Unknown keys are errors: a typo must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+    profile: str | None = None
+    failOn: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    namespace: str | None = None
+    select: list[str] | None = None
+    skip: list[str] | None = None
+    report: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    gpuTaintKeys: list[str] | None = None
+    devicePlugin: _DevicePlugin = Field(default_factory=_DevicePlugin)
+    minDriver: str | None = None
+    expectedGpus: _ExpectedGpus = Field(default_factory=_ExpectedGpus)
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str = "standard"
+    fail_on: str = "major"
+    timeout: float = 600.0
+    namespace: str | None = None  # None: a per-run namespace is created and removed
+    select: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    report_dir: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    gpu_taint_keys: tuple[str, ...] = DEFAULT_TAINT_KEYS
+    device_plugin_selectors: tuple[str, ...] = ()
+    max_plugin_restarts: int = 5
+    min_driver: str | None = None
+    expected_by_instance_type: Mapping[str, int] = field(default_factory=dict)
+    expected_by_product: Mapping[str, int] = field(default_factory=dict)
+    config_file: str | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)  # setting -> where it came from
+
+
+# setting name -> (CLI option, environment variable)
+OPTIONS = {
+    "profile": ("--gpucheck-profile", "GPUCHECK_PROFILE"),
+    "fail_on": ("--gpucheck-fail-on", "GPUCHECK_FAIL_ON"),
+    "timeout": ("--gpucheck-timeout", "GPUCHECK_TIMEOUT"),
+    "namespace": ("--gpucheck-namespace", "GPUCHECK_NAMESPACE"),
+    "select": ("--gpucheck-select", "GPUCHECK_SELECT"),
+    "skip": ("--gpucheck-skip", "GPUCHECK_SKIP"),
+    "report_dir": ("--gpucheck-report", "GPUCHECK_REPORT"),
+    "kubeconfig": ("--gpucheck-kubeconfig", "GPUCHECK_KUBECONFIG"),
+    "context": ("--gpucheck-context", "GPUCHECK_CONTEXT"),
+    "config_file": ("--gpucheck-config", "GPUCHECK_CONFIG"),
+}
+_FILE_KEYS = {"profile": "profile", "fail_on": "failOn", "timeout": "timeout", "namespace": "namespace",
+              "select": "select", "skip": "skip", "report_dir": "report", "kubeconfig": "kubeconfig",
+              "context": "context"}
+
+
+def _parse(name: str, raw: Any, source: str) -> Any:
+    if raw is None:
+        return None
+    if name == "profile":
+        if raw not in PROFILES:
+            raise SettingsError(f"{source}: {raw!r} is not a profile; use one of {', '.join(PROFILES)}")
+        return raw
+    if name == "fail_on":
+        if raw not in FAIL_ON:
+            raise SettingsError(f"{source}: {raw!r} is not one of {', '.join(FAIL_ON)}")
+        return raw
+    if name == "timeout":
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{source}: {raw!r} is not a number of seconds") from None
+        if value <= 0:
+            raise SettingsError(f"{source}: the timeout must be more than 0 seconds, not {raw!r}")
+        return value
+    if name in ("select", "skip"):
+        items = raw if isinstance(raw, (list, tuple)) else [p for part in str(raw).split(",") for p in [part.strip()] if p]
+        from gpucheck.catalog import checks
+
+        known = checks()
+        unknown = [i for i in items if i not in known]
+        if unknown:
+            raise SettingsError(f"{source}: unknown check id {', '.join(unknown)}; see `gpucheck checks`")
+        return tuple(items)
+    if name == "namespace":
+        import re
+
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", str(raw)):
+            raise SettingsError(f"{source}: {raw!r} is not a valid namespace name")
+        return str(raw)
+    return str(raw)
+
+
+def load_file(path: str, source: str) -> _File:
+    p = Path(path)
+    if not p.is_file():
+        raise SettingsError(f"{source}: config file {path} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"config file {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file {path}: the top level must be a mapping of settings")
+    try:
+        return _File.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].lower()}" for e in exc.errors())
+        raise SettingsError(f"config file {path}: {problems}") from None
+
+
+def resolve(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Layer defaults, the config file, the environment and the command line."""
+    cli = {k: v for k, v in (cli or {}).items() if v not in (None, (), [])}
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    cfg_path, cfg_source = None, None
+    if cli.get("config_file"):
+        cfg_path, cfg_source = cli["config_file"], OPTIONS["config_file"][0]
+    elif env.get(OPTIONS["config_file"][1]):
+        cfg_path, cfg_source = env[OPTIONS["config_file"][1]], OPTIONS["config_file"][1]
+    file = load_file(cfg_path, cfg_source or "") if cfg_path else _File()
+    for name, key in _FILE_KEYS.items():
+        raw = getattr(file, key)
+        if raw is not None:
+            values[name] = _parse(name, raw, f"config file {cfg_path}: {key}")
+            sources[name] = f"config file {cfg_path}"
+    for name, (opt, var) in OPTIONS.items():
+        if name == "config_file":
+            continue
+        if env.get(var):
+            values[name] = _parse(name, env[var], f"{var}={env[var]}")
+            sources[name] = var
+        if name in cli:
+            values[name] = _parse(name, cli[name], opt)
+            sources[name] = opt
+    if file.minDriver is not None:
+        _driver_tuple(file.minDriver, f"config file {cfg_path}: minDriver")
+    settings = Settings(
+        config_file=cfg_path,
+        gpu_taint_keys=tuple(file.gpuTaintKeys) if file.gpuTaintKeys else DEFAULT_TAINT_KEYS,
+        device_plugin_selectors=tuple(file.devicePlugin.selectors),
+        max_plugin_restarts=file.devicePlugin.maxRestarts,
+        min_driver=file.minDriver,
+        expected_by_instance_type=dict(file.expectedGpus.byInstanceType),
+        expected_by_product=dict(file.expectedGpus.byProduct),
+    )
+    return replace(settings, **values, sources=sources)
+
+
+def _driver_tuple(text: str, source: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in str(text).split("."))
+    except ValueError:
+        raise SettingsError(f"{source}: {text!r} is not a driver version like 535.104.05") from None
+
+
+def driver_tuple(text: str) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(p) for p in str(text).split("."))
+    except ValueError:
+        return None

@@ -1,0 +1,73 @@
+"""Which nodes are GPU nodes, and which pool each belongs to. Pure functions over Node objects."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# Cloud instance types that carry NVIDIA GPUs (AWS, GCP, Azure), by name pattern.
+GPU_INSTANCE = re.compile(
+    r"^(p[2-6][a-z0-9]*\.|g[3-6][a-z0-9]*\.|a2-|a3-|a4-|g2-|Standard_N[CDV])", re.IGNORECASE)
+
+
+def qty(value: Any) -> int:
+    """An integer extended-resource quantity ("8"); anything else counts as 0."""
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def gpu_resources(resources: dict[str, Any] | None) -> dict[str, int]:
+    return {k: qty(v) for k, v in (resources or {}).items()
+            if k == "nvidia.com/gpu" or k.startswith("nvidia.com/mig-")}
+
+
+@dataclass(frozen=True)
+class GpuNode:
+    name: str
+    pool: str
+    node: Any
+    why: str  # what marked it as a GPU node
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.node.metadata.labels or {})
+
+
+def why_gpu(node: Any) -> str | None:
+    labels = node.metadata.labels or {}
+    res = {**gpu_resources(node.status.capacity if node.status else None),
+           **gpu_resources(node.status.allocatable if node.status else None)}
+    if any(v > 0 for v in res.values()):
+        return "advertises " + ", ".join(sorted(k for k, v in res.items() if v > 0))
+    if labels.get("nvidia.com/gpu.present") == "true" or "nvidia.com/gpu.product" in labels:
+        return "GPU Feature Discovery labels"
+    if "cloud.google.com/gke-accelerator" in labels:
+        return "cloud.google.com/gke-accelerator label"
+    if labels.get("accelerator") == "nvidia":
+        return "accelerator=nvidia label"
+    itype = labels.get("node.kubernetes.io/instance-type", "")
+    if GPU_INSTANCE.match(itype):
+        return f"GPU instance type {itype}"
+    return None
+
+
+def pool_of(node: Any) -> str:
+    labels = node.metadata.labels or {}
+    return (labels.get("nvidia.com/gpu.product") or labels.get("cloud.google.com/gke-accelerator")
+            or labels.get("node.kubernetes.io/instance-type") or "unknown")
+
+
+def find(nodes: list[Any]) -> list[GpuNode]:
+    out = []
+    for n in nodes:
+        why = why_gpu(n)
+        if why:
+            out.append(GpuNode(n.metadata.name, pool_of(n), n, why))
+    return sorted(out, key=lambda g: g.name)
+
+
+def is_ready(node: Any) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))

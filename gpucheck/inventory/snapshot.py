@@ -1,0 +1,57 @@
+"""One read of the cluster: a paginated LIST per kind, whatever the node count.
+
+A kind that cannot be read (forbidden, API failure) is recorded with its error so the checks
+that need it say ERROR with the reason while the others still run. Once the server proves
+unreachable, the remaining kinds are not tried: each would only wait out its own retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpucheck.cluster.client import Cluster
+from gpucheck.cluster.errors import ClusterError, Unreachable
+
+KINDS = ("nodes", "pods", "daemonsets", "runtimeclasses")
+
+
+@dataclass
+class Snapshot:
+    nodes: list[Any] = field(default_factory=list)
+    pods: list[Any] = field(default_factory=list)
+    daemonsets: list[Any] = field(default_factory=list)
+    runtimeclasses: list[Any] = field(default_factory=list)
+    errors: dict[str, ClusterError] = field(default_factory=dict)
+    requests: int = 0
+
+    def error_for(self, kinds: tuple[str, ...]) -> ClusterError | None:
+        return next((self.errors[k] for k in kinds if k in self.errors), None)
+
+    @property
+    def unreachable(self) -> bool:
+        return any(isinstance(e, Unreachable) for e in self.errors.values())
+
+
+def take(cluster: Cluster) -> Snapshot:
+    snap = Snapshot()
+    readers = {
+        "nodes": lambda: cluster.list_all(cluster.core.list_node, resource="nodes"),
+        "pods": lambda: cluster.list_all(cluster.core.list_pod_for_all_namespaces, resource="pods",
+                                         field_selector="status.phase!=Succeeded,status.phase!=Failed"),
+        "daemonsets": lambda: cluster.list_all(cluster.apps.list_daemon_set_for_all_namespaces,
+                                               resource="daemonsets.apps"),
+        "runtimeclasses": lambda: cluster.list_all(cluster.node_api.list_runtime_class,
+                                                   resource="runtimeclasses.node.k8s.io"),
+    }
+    before = cluster.requests
+    for kind in KINDS:
+        if snap.unreachable:
+            snap.errors[kind] = next(iter(snap.errors.values()))
+            continue
+        try:
+            setattr(snap, kind, readers[kind]())
+        except ClusterError as exc:
+            snap.errors[kind] = exc
+    snap.requests = cluster.requests - before
+    return snap

@@ -1,0 +1,171 @@
+"""pytest plugin: options and hooks only. Work happens in gpucheck.run and the modules below it.
+
+`pytest --gpucheck` runs the bundled suites (even from an empty directory), evaluates the
+checks, writes the report once (on the controller under xdist) and sets the exit status by
+gpucheck's policy (see gpucheck.exitcodes).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from gpucheck import catalog, report
+from gpucheck.config import OPTIONS, SettingsError, resolve
+from gpucheck.model import CheckResult
+from gpucheck.run import RESULT_KEY, RunState
+
+SESSION = pytest.StashKey["GpucheckSession"]()
+DEFAULT_REPORT_DIR = "gpucheck-report"
+
+
+def suites_dir() -> Path:
+    return Path(str(resources.files("gpucheck._suites")))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("gpucheck", "GPU readiness checks (gpucheck)")
+    g.addoption("--gpucheck", action="store_true", default=False,
+                help="Run gpucheck's readiness checks against a cluster and write a report.")
+    g.addoption("--gpucheck-kubeconfig", default=None, metavar="PATH", help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster).")
+    g.addoption("--gpucheck-context", default=None, metavar="NAME", help="Kubeconfig context.")
+    g.addoption("--gpucheck-namespace", default=None, metavar="NS",
+                help="Workspace namespace for probe pods (default: one is created and removed per run).")
+    g.addoption("--gpucheck-profile", default=None, metavar="quick|standard|full",
+                help="quick = API only; standard (default) = + probe pods; full = + the Airflow sweep.")
+    g.addoption("--gpucheck-select", default=None, metavar="IDS", help="Only these check ids (comma-separated).")
+    g.addoption("--gpucheck-skip", default=None, metavar="IDS", help="Skip these check ids (comma-separated).")
+    g.addoption("--gpucheck-report", default=None, metavar="DIR",
+                help=f"Write report.json, junit.xml, report.md and report.html here (default: ./{DEFAULT_REPORT_DIR}).")
+    g.addoption("--gpucheck-config", default=None, metavar="FILE", help="YAML expectations (taint keys, minimum driver, ...).")
+    g.addoption("--gpucheck-fail-on", default=None, metavar="critical|major|warn",
+                help="Lowest severity that makes the verdict NOT_READY (default: major).")
+    g.addoption("--gpucheck-timeout", default=None, metavar="SECONDS", help="Deadline for the whole run (default: 600).")
+
+
+def _cli_values(config: pytest.Config) -> dict[str, Any]:
+    return {name: config.getoption(opt.lstrip("-").replace("-", "_")) for name, (opt, _) in OPTIONS.items()}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "gpucheck: a gpucheck readiness check")
+    if not config.getoption("gpucheck"):
+        return
+    try:
+        settings = resolve(cli=_cli_values(config))
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    session = GpucheckSession(RunState(settings), is_worker=hasattr(config, "workerinput"))
+    config.stash[SESSION] = session
+    config.pluginmanager.register(session, "gpucheck-session")
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args[:] = [str(suites_dir())]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION, None)
+    if session is not None:
+        del config.stash[SESSION]
+        config.pluginmanager.unregister(session)
+
+
+def _check_id(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "check_id" in callspec.params and item.get_closest_marker("gpucheck"):
+        return str(callspec.params["check_id"])
+    return None
+
+
+class GpucheckSession:
+    """The hooks of one `--gpucheck` run. Workers evaluate and attach results to their test
+    reports; the controller (or a lone process) collects them and writes the report."""
+
+    def __init__(self, state: RunState, is_worker: bool):
+        self.state = state
+        self.is_worker = is_worker
+        self.report: report.Report | None = None
+        self.paths: dict[str, str] = {}
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        wanted = set(self.state.expected())
+        keep, drop = [], []
+        for item in items:
+            cid = _check_id(item)
+            (drop if cid is not None and cid not in wanted else keep).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+        outcome = yield
+        rep = outcome.get_result()
+        cid = _check_id(item)
+        if cid is None or call.excinfo is None or rep.when == "teardown":
+            return
+        if any(k == RESULT_KEY for k, _ in item.user_properties) or call.excinfo.errisinstance(
+                (pytest.skip.Exception, pytest.fail.Exception)):
+            return
+        # The check crashed before recording: fail closed with the reason, not a traceback.
+        err = CheckResult.error(cid, f"the check raised {call.excinfo.typename}: {call.excinfo.value}")
+        item.user_properties.append((RESULT_KEY, json.dumps(err.to_json())))
+        rep.user_properties = list(item.user_properties)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.is_worker:
+            return
+        for key, value in report.user_properties:
+            if key == RESULT_KEY:
+                self.state.add(CheckResult.from_json(json.loads(value)))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker:
+            return
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        self.report, code = self.state.finish(interrupted=interrupted)
+        self.paths = report.write_all(self.report, self.state.settings.report_dir or DEFAULT_REPORT_DIR)
+        if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
+                          pytest.ExitCode.USAGE_ERROR):
+            return
+        session.exitstatus = code
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.report is None:
+            return
+        from gpucheck.report import terminal
+
+        terminalreporter.section("gpucheck readiness")
+        for line in terminal.lines(self.report, self.paths):
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def gpucheck(request: pytest.FixtureRequest) -> Iterator["CheckContext"]:
+    session = request.config.stash.get(SESSION, None)
+    if session is None:
+        pytest.skip("gpucheck checks run only with --gpucheck")
+    yield CheckContext(session.state, request.node)
+
+
+class CheckContext:
+    """What a suite test sees: settings, the run state (snapshot, cluster) and `record`."""
+
+    def __init__(self, state: RunState, node: pytest.Item):
+        self.state = state
+        self.settings = state.settings
+        self._node = node
+
+    def record(self, result: CheckResult) -> None:
+        """Record a check's result and give the test the matching pytest outcome."""
+        self._node.user_properties.append((RESULT_KEY, json.dumps(result.to_json())))
+        text = f"{result.id} {result.status.value}: {result.summary}"
+        if result.status.value == "SKIP":
+            pytest.skip(text)
+        if result.status.value in ("FAIL", "ERROR"):
+            fix = catalog.get(result.id).remediation if result.status.value == "FAIL" else ""
+            pytest.fail(text + (f"\nfix: {fix}" if fix else ""), pytrace=False)

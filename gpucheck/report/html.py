@@ -1,0 +1,51 @@
+"""A self-contained HTML report: inline CSS and SVG, no script, no network.
+
+Every cluster-provided string goes through Jinja2's autoescaping: node names, labels and
+messages are data, never markup.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+
+import jinja2
+
+from gpucheck.report.model import Report
+
+COLORS = {"PASS": "#1a7f37", "WARN": "#9a6700", "FAIL": "#cf222e", "SKIP": "#6e7781", "ERROR": "#8250df"}
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(
+            lambda name: (resources.files("gpucheck._reports") / name).read_text(encoding="utf-8")),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True)
+    return env
+
+
+def _donut(score: int, verdict: str) -> dict[str, float | str]:
+    r = 54.0
+    circ = 2 * math.pi * r
+    color = {"READY": COLORS["PASS"], "READY_WITH_WARNINGS": COLORS["WARN"]}.get(verdict, COLORS["FAIL"])
+    return {"r": r, "circ": round(circ, 2), "dash": round(circ * score / 100, 2), "color": color}
+
+
+def render(report: Report) -> str:
+    nodes, ids, cells = report.node_matrix()
+    total = sum(report.counts.values()) or 1
+    bars, x = [], 0.0
+    for status, n in report.counts.items():
+        if n:
+            w = 100 * n / total
+            bars.append({"status": status, "n": n, "x": round(x, 2), "w": round(w, 2), "color": COLORS[status]})
+            x += w
+    order = {"ERROR": 0, "FAIL": 1, "WARN": 2, "PASS": 3, "SKIP": 4}
+    checks = sorted(report.checks, key=lambda c: (order.get(c.status, 5), c.id))
+    return _env().get_template("report.html.j2").render(
+        r=report, checks=checks, colors=COLORS, donut=_donut(report.score, report.verdict), bars=bars,
+        matrix_nodes=nodes, matrix_ids=ids, cells=cells,
+    )

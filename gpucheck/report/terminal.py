@@ -1,0 +1,22 @@
+"""The summary that ends a pytest run or `gpucheck run`."""
+
+from __future__ import annotations
+
+from gpucheck.report.model import Report
+
+
+def lines(report: Report, paths: dict[str, str] | None = None) -> list[str]:
+    out = []
+    width = max((len(c.id) for c in report.checks), default=10)
+    for c in report.checks:
+        out.append(f"{c.status:<5}  {c.id:<{width}}  {c.severity:<8}  {c.summary}")
+        if c.status in ("FAIL", "ERROR"):
+            out.append(f"{'':<5}  {'':<{width}}  fix: {c.remediation}")
+    out.append("")
+    for r in report.reasons:
+        out.append(f"not ready: {r}")
+    counts = ", ".join(f"{v} {k.lower()}" for k, v in report.counts.items() if v)
+    out.append(f"gpucheck verdict: {report.verdict}  score {report.score}/100  ({counts})")
+    if paths:
+        out.append("report: " + "  ".join(paths.values()))
+    return out

@@ -1,0 +1,108 @@
+"""One gpucheck run's state inside a pytest process: settings, the cluster, results.
+
+The plugin creates one per process (controller and each xdist worker). Workers evaluate
+checks and ship results in test reports; the controller (or a single process) collects them
+and writes the report. Nothing here touches pytest's API.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpucheck import catalog, grading, inventory, report
+from gpucheck.cluster.client import Cluster, connect
+from gpucheck.cluster.errors import ClusterError, ConfigError, Unreachable
+from gpucheck.config import Settings
+from gpucheck.inventory.snapshot import KINDS, Snapshot, take
+from gpucheck.model import CheckResult, Status
+
+RESULT_KEY = "gpucheck.result"
+CAUSE = "cause"  # evidence key on ERROR findings: the ClusterError class name
+
+
+@dataclass
+class RunState:
+    settings: Settings
+    started: float = field(default_factory=time.monotonic)
+    results: dict[str, CheckResult] = field(default_factory=dict)
+    _cluster: Cluster | None = None
+    _snapshot: Snapshot | None = None
+    _connect_error: ClusterError | None = None
+
+    # -- evaluation (workers) -----------------------------------------------------------------
+    def expected(self) -> list[str]:
+        """Check ids this run must resolve: the catalog filtered by profile, select and skip."""
+        s = self.settings
+        ids = [c.id for c in catalog.checks().values() if c.runs_in(s.profile)]
+        if s.select:
+            ids = [i for i in ids if i in s.select]
+        return [i for i in ids if i not in s.skip]
+
+    def cluster(self) -> Cluster:
+        if self._cluster is None and self._connect_error is None:
+            try:
+                self._cluster = connect(self.settings.kubeconfig, self.settings.context,
+                                        timeout=min(10.0, self.settings.timeout))
+                self._cluster.deadline = self.started + self.settings.timeout
+            except ClusterError as exc:
+                self._connect_error = exc
+        if self._connect_error is not None:
+            raise self._connect_error
+        assert self._cluster is not None
+        return self._cluster
+
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            try:
+                self._snapshot = take(self.cluster())
+            except ClusterError as exc:
+                self._snapshot = Snapshot(errors={k: exc for k in KINDS})
+        return self._snapshot
+
+    def evaluate_inventory(self, check_id: str) -> CheckResult:
+        result = inventory.evaluate(check_id, self.snapshot(), self.settings)
+        if result.status == Status.ERROR:
+            err = self.snapshot().error_for(inventory.ANALYZERS[check_id][1])
+            result = _with_cause(result, err)
+        return result
+
+    # -- collection (controller) ---------------------------------------------------------------
+    def add(self, result: CheckResult) -> None:
+        old = self.results.get(result.id)
+        if old is None or result.status.rank >= old.status.rank:
+            self.results[result.id] = result
+
+    def finish(self, interrupted: bool = False) -> tuple[report.Report, int]:
+        for check_id in self.expected():
+            if check_id not in self.results:
+                why = "the run was interrupted before this check ran" if interrupted else \
+                    "this check did not report a result (its test crashed or its worker was lost)"
+                self.add(CheckResult.error(check_id, why))
+        s = self.settings
+        cluster_info: dict[str, Any] = {"source": s.kubeconfig or "default kubeconfig"}
+        if self._cluster is not None:
+            cluster_info = {"server": self._cluster.server, "source": self._cluster.source,
+                            "api_requests": self._cluster.requests}
+        rep = report.build(self.results.values(), s.fail_on, cluster=cluster_info,
+                           settings={"profile": s.profile, "select": list(s.select), "skip": list(s.skip),
+                                     "config_file": s.config_file})
+        return rep, grading.exit_code(rep.verdict, unreachable=self.unreachable())
+
+    def unreachable(self) -> bool:
+        """True when nothing could be evaluated because the cluster could not be reached."""
+        evaluated = [r for r in self.results.values() if r.status != Status.SKIP]
+        return bool(evaluated) and all(
+            r.status == Status.ERROR and any(f.evidence.get(CAUSE) in ("Unreachable", "ConfigError")
+                                             for f in r.findings) for r in evaluated)
+
+
+def _with_cause(result: CheckResult, err: ClusterError | None) -> CheckResult:
+    if err is None:
+        return result
+    cause = "Unreachable" if isinstance(err, Unreachable) else "ConfigError" if isinstance(err, ConfigError) \
+        else type(err).__name__
+    findings = tuple(type(f)(f.status, f.message, f.object or "Cluster", {**f.evidence, CAUSE: cause})
+                     for f in result.findings)
+    return CheckResult(result.id, result.status, findings, result.summary, result.duration_s)

@@ -1,0 +1,99 @@
+"""On the healthy sim every inventory check passes; each fault scenario fails the check that
+must catch it, naming the broken object, and changes no other check."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gpucheck.cluster.client import connect
+from gpucheck.config import resolve
+from gpucheck.inventory import ANALYZERS, evaluate
+from gpucheck.inventory.snapshot import take
+from gpucheck.model import Status
+from gpucheck.sim import scenarios
+
+pytestmark = pytest.mark.sim
+
+SETTINGS = resolve(env={})
+
+
+def statuses(cluster) -> dict:
+    snap = take(cluster)
+    return {cid: evaluate(cid, snap, SETTINGS) for cid in ANALYZERS}
+
+
+def settle(cluster, predicate, timeout=45.0):
+    """Controllers react asynchronously (DaemonSet rollouts, scheduling); wait, bounded, until
+    the checks show `predicate`. A test-side wait over several objects, not a product path."""
+    deadline = time.monotonic() + timeout
+    while True:
+        results = statuses(cluster)
+        if predicate(results) or time.monotonic() > deadline:
+            return results
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def cluster(sim):
+    return connect(str(sim.kubeconfig))
+
+
+def test_healthy_sim_passes_every_inventory_check(cluster):
+    results = statuses(cluster)
+    assert {cid: r.status for cid, r in results.items() if r.status != Status.PASS} == {
+        "GPU-DRV-002": Status.SKIP}  # no minimum driver configured by default
+
+
+def test_minimum_driver_is_enforced_when_configured(cluster, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("minDriver: '560.0'\n")
+    result = evaluate("GPU-DRV-002", take(cluster), resolve(cli={"config_file": str(cfg)}, env={}))
+    assert result.status == Status.FAIL
+    failed = sorted(f.object for f in result.findings if f.status == Status.FAIL)
+    assert failed == ["Node/gpu-a100-mig-0", "Node/gpu-l4-0", "Node/gpu-l4-1"]
+
+
+@pytest.mark.parametrize("name", sorted(scenarios.catalog()))
+def test_scenario_fails_only_the_intended_check(cluster, name):
+    scenario = scenarios.catalog()[name]
+    baseline = {cid: r.status for cid, r in statuses(cluster).items()}
+    scenarios.apply(cluster.api, name)
+    try:
+        if scenario.caught_by in ANALYZERS:
+            results = settle(cluster, lambda rs: rs[scenario.caught_by].status == Status.FAIL
+                             and all(rs[c].status != baseline[c] for c in scenario.also_affects))
+            assert results[scenario.caught_by].status == Status.FAIL
+            target = _target(cluster, scenario)
+            assert any(target in f.object or target in f.message for f in results[scenario.caught_by].findings
+                       if f.status == Status.FAIL), results[scenario.caught_by].findings
+        else:
+            time.sleep(2)  # a probe-level fault: the API view must stay clean
+            results = statuses(cluster)
+        changed = {cid for cid, r in results.items() if r.status != baseline[cid]}
+        allowed = {scenario.caught_by, *scenario.also_affects}
+        assert changed <= allowed, f"{name} also changed {sorted(changed - allowed)}"
+    finally:
+        scenarios.revert(cluster.api, name)
+        settle(cluster, lambda rs: {c: r.status for c, r in rs.items()} == baseline, timeout=60)
+
+
+def _target(cluster, scenario) -> str:
+    for action in scenario.actions:
+        (kind, spec), = action.items()
+        if "pool" in spec:
+            return scenarios.target_node(cluster.api, spec["pool"])
+        if kind == "createObject" and spec["kind"] == "Deployment":
+            return spec["metadata"]["name"]
+        if kind in ("deleteObject", "patchDaemonSet"):
+            return spec["name"] if kind == "patchDaemonSet" else "DaemonSet"
+    raise AssertionError(f"no target in {scenario.name}")
+
+
+def test_quick_profile_requests_do_not_grow_with_nodes(cluster):
+    """LIST with pagination and no per-node GET: 4 requests for 7 nodes (and, with the same
+    code, for 600: see test_quick_profile_on_the_large_profile_is_constant)."""
+    before = cluster.requests
+    take(cluster)
+    assert cluster.requests - before == 4
