@@ -1,9 +1,13 @@
-"""Test fixtures: one simulated cluster per test session, shared by xdist workers.
+"""Test fixtures: one simulated cluster per test session.
 
-The controller process owns the cluster: it names it after its own pid and removes it at the
-end of the session. Workers start it lazily under a file lock, so a run of unit tests alone
-starts nothing. A cluster left by a killed session is pruned at the next session's start
-because its owner pid is gone.
+The session's main process owns the cluster: it names it after its own pid and removes it at
+the end. It is started lazily (a run of unit tests alone starts nothing), under a file lock so
+xdist workers would share it too. A cluster left by a killed session is pruned at the next
+session's start because its owner pid is gone.
+
+Run these tests serially: fault scenarios change the shared cluster while they are applied,
+and pytest-xdist 3.8's `--dist loadgroup`, which could keep them on one worker, does not group
+under pytest 9.2 (pytest-dev/pytest-xdist#1386).
 """
 
 from __future__ import annotations
@@ -33,14 +37,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _is_controller(config) and os.environ.get(_OWNER_ENV) == str(os.getpid()):
         cluster.down(_session_name())
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Tests on the shared cluster run on one xdist worker, one after another: fault
-    # scenarios change the cluster for everyone while they are applied.
-    for item in items:
-        if item.get_closest_marker("sim"):
-            item.add_marker(pytest.mark.xdist_group("sim"))
 
 
 def _session_name() -> str:

@@ -98,6 +98,8 @@ def apply(api: Any, name: str) -> list[str]:
                 core.patch_node(node, body)
             if "allocatable" in spec:
                 core.patch_node_status(node, {"status": {"allocatable": spec["allocatable"]}})
+            if profiles.SIM_ANN + "not-ready" in (spec.get("annotations") or {}):
+                _wait_node(core, node, ready=False)
             touched.append(f"Node/{node}")
         elif kind == "deleteObject":
             _delete(api, spec)
@@ -148,6 +150,7 @@ def revert(api: Any, name: str) -> None:
             if "allocatable" in spec:
                 core.patch_node_status(node, {"status": {"allocatable": {
                     k: want["status"]["allocatable"].get(k) for k in spec["allocatable"]}}})
+            _wait_node(core, node, ready=True)
         elif kind in ("deleteObject", "patchDaemonSet"):
             ds = _bootstrap_daemonset()
             try:
@@ -165,6 +168,21 @@ def revert(api: Any, name: str) -> None:
             for p in core.list_namespaced_pod(spec["namespace"], label_selector=spec["labelSelector"],
                                               field_selector=f"spec.nodeName={node}").items:
                 core.delete_namespaced_pod(p.metadata.name, spec["namespace"], grace_period_seconds=0)
+
+
+def _wait_node(core: Any, node: str, ready: bool, timeout: float = 60) -> None:
+    """Until the node reports the wanted Ready state and, when Ready, the node lifecycle
+    controller has lifted its not-ready/unreachable taints."""
+    from gpucheck.cluster.wait import wait_for
+
+    def settled(n: Any) -> bool:
+        is_ready = any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+        lifecycle = [t for t in n.spec.taints or [] if t.key in (
+            "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")]
+        return is_ready == ready and (not ready or not lifecycle)
+
+    wait_for(core.list_node, settled, name=node, timeout=timeout,
+             what=f"node {node} to become {'Ready' if ready else 'NotReady'}")
 
 
 def _bootstrap_daemonset() -> dict[str, Any]:
