@@ -37,6 +37,16 @@ class _ExpectedGpus(BaseModel):
     byProduct: dict[str, int] = Field(default_factory=dict)
 
 
+class _Probes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image: str = "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04"
+    serviceAccount: str | None = None
+    scheduleTimeout: float = Field(default=60, gt=0)
+    startupTimeout: float = Field(default=120, gt=0)
+    allNodes: bool = False
+    parallelism: int = Field(default=4, ge=1, le=64)
+
+
 class _File(BaseModel):
     """The config file's schema. Unknown keys are errors: a typo must not pass silently."""
 
@@ -54,6 +64,7 @@ class _File(BaseModel):
     devicePlugin: _DevicePlugin = Field(default_factory=_DevicePlugin)
     minDriver: str | None = None
     expectedGpus: _ExpectedGpus = Field(default_factory=_ExpectedGpus)
+    probes: "_Probes" = Field(default_factory=lambda: _Probes())
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,12 @@ class Settings:
     min_driver: str | None = None
     expected_by_instance_type: Mapping[str, int] = field(default_factory=dict)
     expected_by_product: Mapping[str, int] = field(default_factory=dict)
+    probe_image: str = "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04"
+    probe_service_account: str | None = None
+    schedule_timeout: float = 60.0
+    startup_timeout: float = 120.0
+    probe_all_nodes: bool = False
+    probe_parallelism: int = 4
     config_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # setting -> where it came from
 
@@ -187,6 +204,12 @@ def resolve(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None 
         min_driver=file.minDriver,
         expected_by_instance_type=dict(file.expectedGpus.byInstanceType),
         expected_by_product=dict(file.expectedGpus.byProduct),
+        probe_image=file.probes.image,
+        probe_service_account=file.probes.serviceAccount,
+        schedule_timeout=file.probes.scheduleTimeout,
+        startup_timeout=file.probes.startupTimeout,
+        probe_all_nodes=file.probes.allNodes,
+        probe_parallelism=file.probes.parallelism,
     )
     return replace(settings, **values, sources=sources)
 

@@ -59,7 +59,11 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = resolve(cli=_cli_values(config))
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
-    session = GpucheckSession(RunState(settings), is_worker=hasattr(config, "workerinput"))
+    workerinput = getattr(config, "workerinput", None)
+    state = RunState(settings)
+    if workerinput is not None and "gpucheck_run_id" in workerinput:
+        state.run_id = workerinput["gpucheck_run_id"]
+    session = GpucheckSession(state, is_worker=workerinput is not None)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "gpucheck-session")
     if config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -89,6 +93,11 @@ class GpucheckSession:
         self.is_worker = is_worker
         self.report: report.Report | None = None
         self.paths: dict[str, str] = {}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist: every worker labels its probe pods with the controller's run id."""
+        node.workerinput["gpucheck_run_id"] = self.state.run_id
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         wanted = set(self.state.expected())
@@ -124,8 +133,13 @@ class GpucheckSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # Every process removes what it created; the controller also removes the whole run's
+        # workspace, so pods of a lost worker go too.
+        problem = self.state.cleanup()
         if self.is_worker:
             return
+        if problem:
+            session.config.get_terminal_writer().line(f"gpucheck: warning: {problem}", yellow=True)
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         self.report, code = self.state.finish(interrupted=interrupted)
         self.paths = report.write_all(self.report, self.state.settings.report_dir or DEFAULT_REPORT_DIR)

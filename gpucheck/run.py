@@ -14,6 +14,7 @@ from typing import Any
 from gpucheck import catalog, grading, inventory, report
 from gpucheck.cluster.client import Cluster, connect
 from gpucheck.cluster.errors import ClusterError, ConfigError, Unreachable
+from gpucheck.cluster.workspace import Workspace, new_run_id
 from gpucheck.config import Settings
 from gpucheck.inventory.snapshot import KINDS, Snapshot, take
 from gpucheck.model import CheckResult, Status
@@ -25,11 +26,14 @@ CAUSE = "cause"  # evidence key on ERROR findings: the ClusterError class name
 @dataclass
 class RunState:
     settings: Settings
+    run_id: str = field(default_factory=new_run_id)
     started: float = field(default_factory=time.monotonic)
     results: dict[str, CheckResult] = field(default_factory=dict)
     _cluster: Cluster | None = None
     _snapshot: Snapshot | None = None
     _connect_error: ClusterError | None = None
+    _workspace: Workspace | None = None
+    _probes: dict[str, tuple[list[Any], list[dict[str, Any]]]] = field(default_factory=dict)
 
     # -- evaluation (workers) -----------------------------------------------------------------
     def expected(self) -> list[str]:
@@ -67,6 +71,48 @@ class RunState:
             err = self.snapshot().error_for(inventory.ANALYZERS[check_id][1])
             result = _with_cause(result, err)
         return result
+
+    def nodes_by_name(self) -> dict[str, Any]:
+        return {n.metadata.name: n for n in self.snapshot().nodes}
+
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            self._workspace = Workspace(self.cluster(), self.run_id, self.settings.namespace)
+        return self._workspace
+
+    def probe(self, kind: str, with_bodies: bool = False) -> Any:
+        """Run the probe pods of `kind` once per process and keep their outcomes."""
+        from gpucheck import probes
+        from gpucheck.probes.runner import run_many
+
+        if kind not in self._probes:
+            build, stop, derive = probes.KINDS[kind]
+            ws = self.workspace()
+            jobs = build(self.snapshot().nodes, self.settings, ws.labels)
+            runs = run_many(self.cluster(), ws, self.settings, jobs, stop_when_unschedulable=stop,
+                            derive=derive) if jobs else []
+            self._probes[kind] = (runs, [body for _, _, body in jobs])
+        runs, bodies = self._probes[kind]
+        return (runs, bodies) if with_bodies else runs
+
+    def evaluate_probe(self, check_id: str) -> CheckResult:
+        from gpucheck import probes
+
+        result = probes.evaluate(check_id, self)
+        if result.status == Status.ERROR:
+            result = _with_cause(result, self.snapshot().error_for(("nodes",)) or self._connect_error)
+        return result
+
+    def cleanup(self) -> str | None:
+        """Remove what this run created in the cluster; returns a problem to report, or None."""
+        if self.settings.profile == "quick" and self._workspace is None:
+            return None
+        try:
+            ws = self._workspace or Workspace(self.cluster(), self.run_id, self.settings.namespace)
+            ws.remove()
+        except ClusterError as exc:
+            return f"could not remove the run's workspace {self.run_id}: {exc}"
+        return None
 
     # -- collection (controller) ---------------------------------------------------------------
     def add(self, result: CheckResult) -> None:

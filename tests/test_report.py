@@ -56,3 +56,30 @@ def test_markdown_leads_with_verdict_and_lists_fixes():
     md = report.render(sample(), "md")
     assert md.startswith("## GPU readiness: ❌ NOT READY (score")
     assert "### What to fix" in md and "<script>" not in md
+
+
+def test_cli_renders_a_saved_report_and_rejects_a_foreign_file(tmp_path):
+    import subprocess
+    import sys
+
+    rep = sample()
+    saved = tmp_path / "report.json"
+    saved.write_text(report.render(rep, "json"))
+    res = subprocess.run([sys.executable, "-m", "gpucheck", "report", "render", str(saved), "--format", "md"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout == report.render(rep, "md")
+    foreign = tmp_path / "other.json"
+    foreign.write_text('{"verdict": "READY"}')
+    res = subprocess.run([sys.executable, "-m", "gpucheck", "report", "render", str(foreign), "--format", "html"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 4 and "is not a gpucheck report" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_cli_lists_the_catalog():
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "gpucheck", "checks", "--json"], capture_output=True, text=True,
+                         timeout=60)
+    ids = [c["id"] for c in json.loads(res.stdout)]
+    assert "GPU-DP-001" in ids and len(ids) == len(set(ids))

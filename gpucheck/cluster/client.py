@@ -6,6 +6,7 @@ budget are the same everywhere.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from gpucheck.cluster.errors import ApiFailure, ConfigError, DeadlineExceeded, Forbidden, Unreachable
+from gpucheck.cluster.view import View
 
 TRANSIENT = {429, 500, 502, 503, 504}
 PAGE = 500
@@ -70,7 +72,7 @@ class Cluster:
                     self._sleep(_retry_after(exc, delay))
                     delay = min(delay * 2, 8)
                     continue
-                raise ApiFailure(f"{verb} {resource} failed: {exc.status} {exc.reason}") from None
+                raise ApiFailure(f"{verb} {resource} failed: {exc.status} {exc.reason}", exc.status) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if attempt < self.retries and not isinstance(exc, urllib3.exceptions.SSLError):
                     self._sleep(delay)
@@ -89,6 +91,26 @@ class Cluster:
                              _continue=token, **kwargs)
             items.extend(page.items)
             token = page.metadata._continue
+            if not token:
+                return items
+
+
+    def list_views(self, fn: Callable[..., Any], *args: Any, resource: str, **kwargs: Any) -> list[View]:
+        """Like list_all, but items are Views over the raw JSON: no model deserialization,
+        which is what makes a snapshot of thousands of objects cheap."""
+        items: list[View] = []
+        token = None
+        while True:
+            resp = self.call(fn, *args, verb="list", resource=resource, limit=PAGE, _continue=token,
+                             _preload_content=False, **kwargs)
+            try:
+                page = json.loads(resp.data)
+            except ValueError:
+                raise ApiFailure(f"list {resource}: the API server's answer is not JSON") from None
+            finally:
+                resp.release_conn()
+            items.extend(View(i) for i in page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return items
 

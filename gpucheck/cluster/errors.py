@@ -25,7 +25,11 @@ class Forbidden(ClusterError):
 
 
 class ApiFailure(ClusterError):
-    """The API answered with an error that retries did not cure."""
+    """The API answered with an error that retries did not cure; `status` is its HTTP code."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class DeadlineExceeded(ClusterError):

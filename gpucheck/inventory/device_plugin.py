@@ -33,7 +33,12 @@ def find(snap: Snapshot, settings: Settings) -> list[Any]:
                    for s in settings.device_plugin_selectors):
                 out.append(ds)
             continue
-        images = [c.image or "" for c in ds.spec.template.spec.containers]
+        containers = ds.spec.template.spec.containers or []
+        # GPU Feature Discovery ships in the device plugin's image since v0.15; it is not a plugin.
+        argv = " ".join(" ".join((c.command or []) + (c.args or [])) for c in containers)
+        if "feature-discovery" in ds.metadata.name or "gpu-feature-discovery" in argv:
+            continue
+        images = [c.image or "" for c in containers]
         if any(h in img for img in images for h in _IMAGE_HINTS) or any(
                 h in ds.metadata.name for h in _NAME_HINTS):
             out.append(ds)

@@ -56,8 +56,13 @@ def why_gpu(node: Any) -> str | None:
 
 def pool_of(node: Any) -> str:
     labels = node.metadata.labels or {}
-    return (labels.get("nvidia.com/gpu.product") or labels.get("cloud.google.com/gke-accelerator")
-            or labels.get("node.kubernetes.io/instance-type") or "unknown")
+    named = (labels.get("nvidia.com/gpu.product") or labels.get("cloud.google.com/gke-accelerator")
+             or labels.get("node.kubernetes.io/instance-type"))
+    if named:
+        return named
+    # No product or instance label (e.g. a bare-metal pool): group by what it advertises.
+    res = gpu_resources(node.status.capacity if node.status else None)
+    return "unlabelled " + (", ".join(f"{k.split('/')[1]} x{v}" for k, v in sorted(res.items()) if v) or "GPU node")
 
 
 def find(nodes: list[Any]) -> list[GpuNode]:

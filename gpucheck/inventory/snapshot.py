@@ -1,4 +1,5 @@
-"""One read of the cluster: a paginated LIST per kind, whatever the node count.
+"""One read of the cluster: a paginated LIST per kind, whatever the node count, kept as
+read-only Views over the JSON (see gpucheck.cluster.view).
 
 A kind that cannot be read (forbidden, API failure) is recorded with its error so the checks
 that need it say ERROR with the reason while the others still run. Once the server proves
@@ -36,12 +37,12 @@ class Snapshot:
 def take(cluster: Cluster) -> Snapshot:
     snap = Snapshot()
     readers = {
-        "nodes": lambda: cluster.list_all(cluster.core.list_node, resource="nodes"),
-        "pods": lambda: cluster.list_all(cluster.core.list_pod_for_all_namespaces, resource="pods",
+        "nodes": lambda: cluster.list_views(cluster.core.list_node, resource="nodes"),
+        "pods": lambda: cluster.list_views(cluster.core.list_pod_for_all_namespaces, resource="pods",
                                          field_selector="status.phase!=Succeeded,status.phase!=Failed"),
-        "daemonsets": lambda: cluster.list_all(cluster.apps.list_daemon_set_for_all_namespaces,
+        "daemonsets": lambda: cluster.list_views(cluster.apps.list_daemon_set_for_all_namespaces,
                                                resource="daemonsets.apps"),
-        "runtimeclasses": lambda: cluster.list_all(cluster.node_api.list_runtime_class,
+        "runtimeclasses": lambda: cluster.list_views(cluster.node_api.list_runtime_class,
                                                    resource="runtimeclasses.node.k8s.io"),
     }
     before = cluster.requests

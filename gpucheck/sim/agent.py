@@ -300,9 +300,10 @@ class Agent:
             return smi_render.render_error("no-devices")
         if ann.get(MIG_WRONG) == "true" and migs:
             migs = [smi_render.MigSlice(m.gpu, _other_profile(st, m.profile), m.index) for m in migs]
-        if mode == "list" or migs:
+        if mode == "list":
             return smi_render.render_list(rec, node, gpus, migs), 0
-        text = smi_render.render_q(rec, node, gpus)
+        parents = sorted(set(gpus) | {m.gpu for m in migs})
+        text = smi_render.render_q(rec, node, parents, mig_enabled=bool(migs))
         driver = ann.get(DRIVER_OVERRIDE)
         if driver:
             text = _replace_driver(text, driver)

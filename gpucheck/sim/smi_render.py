@@ -82,17 +82,27 @@ def node_mig_uuid(node: str, gpu: int, profile: str, index: int) -> str:
     return "MIG-" + str(uuid.uuid5(_NS, f"{node}/gpu/{gpu}/mig/{profile}/{index}"))
 
 
-def render_q(rec: Recording, node: str, gpus: list[int]) -> str:
-    """`nvidia-smi -q` as a container given GPUs `gpus` (indices on the node) sees it."""
+def render_q(rec: Recording, node: str, gpus: list[int], mig_enabled: bool = False) -> str:
+    """`nvidia-smi -q` as a container given GPUs `gpus` (indices on the node) sees it; with
+    `mig_enabled` the GPUs report MIG mode on, as a MIG slice's parent does."""
     out: list[str] = []
     for line in rec.header:
         m = _ATTACHED.match(line)
         out.append(f"{m.group(1)}{len(gpus)}" if m else line)
     for i in gpus:
         block = rec.gpus[i % len(rec.gpus)]
+        in_mig_mode = False
         for line in block.lines:
             m = _UUID_LINE.match(line)
-            out.append(f"{m.group(1)}{node_gpu_uuid(node, i)}" if m else line)
+            if m:
+                line = f"{m.group(1)}{node_gpu_uuid(node, i)}"
+            elif line.strip() == "MIG Mode":
+                in_mig_mode = True
+            elif in_mig_mode and mig_enabled and line.strip().startswith(("Current", "Pending")):
+                line = line.split(":")[0] + ": Enabled"
+            elif in_mig_mode and not line.startswith(" " * 8):
+                in_mig_mode = False
+            out.append(line)
     out += rec.trailer
     return "\n".join(out).rstrip("\n") + "\n"
 
