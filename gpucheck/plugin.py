@@ -77,11 +77,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.pluginmanager.unregister(session)
 
 
-def _check_id(item: pytest.Item) -> str | None:
+def _check_ids(item: pytest.Item) -> tuple[str, ...]:
+    """The check ids a suite test records: its `check_id`, or every check of its `probe`."""
     callspec = getattr(item, "callspec", None)
-    if callspec is not None and "check_id" in callspec.params and item.get_closest_marker("gpucheck"):
-        return str(callspec.params["check_id"])
-    return None
+    if callspec is None or not item.get_closest_marker("gpucheck"):
+        return ()
+    if "check_id" in callspec.params:
+        return (str(callspec.params["check_id"]),)
+    if "probe" in callspec.params:
+        from gpucheck.probes import GROUPS
+
+        return GROUPS.get(str(callspec.params["probe"]), ())
+    return ()
 
 
 class GpucheckSession:
@@ -103,8 +110,8 @@ class GpucheckSession:
         wanted = set(self.state.expected())
         keep, drop = [], []
         for item in items:
-            cid = _check_id(item)
-            (drop if cid is not None and cid not in wanted else keep).append(item)
+            ids = _check_ids(item)
+            (drop if ids and not wanted.intersection(ids) else keep).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
@@ -113,15 +120,16 @@ class GpucheckSession:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
         outcome = yield
         rep = outcome.get_result()
-        cid = _check_id(item)
-        if cid is None or call.excinfo is None or rep.when == "teardown":
+        ids = _check_ids(item)
+        if not ids or call.excinfo is None or rep.when == "teardown":
             return
         if any(k == RESULT_KEY for k, _ in item.user_properties) or call.excinfo.errisinstance(
                 (pytest.skip.Exception, pytest.fail.Exception)):
             return
         # The check crashed before recording: fail closed with the reason, not a traceback.
-        err = CheckResult.error(cid, f"the check raised {call.excinfo.typename}: {call.excinfo.value}")
-        item.user_properties.append((RESULT_KEY, json.dumps(err.to_json())))
+        for cid in ids:
+            err = CheckResult.error(cid, f"the check raised {call.excinfo.typename}: {call.excinfo.value}")
+            item.user_properties.append((RESULT_KEY, json.dumps(err.to_json())))
         rep.user_properties = list(item.user_properties)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -133,11 +141,11 @@ class GpucheckSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        # Every process removes what it created; the controller also removes the whole run's
-        # workspace, so pods of a lost worker go too.
-        problem = self.state.cleanup()
+        # Workers' probe pods are deleted as each probe ends; the controller (or a lone process)
+        # owns the run's workspace and removes it last, which also takes a lost worker's pods.
         if self.is_worker:
             return
+        problem = self.state.cleanup()
         if problem:
             session.config.get_terminal_writer().line(f"gpucheck: warning: {problem}", yellow=True)
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
@@ -174,12 +182,16 @@ class CheckContext:
         self.settings = state.settings
         self._node = node
 
-    def record(self, result: CheckResult) -> None:
-        """Record a check's result and give the test the matching pytest outcome."""
-        self._node.user_properties.append((RESULT_KEY, json.dumps(result.to_json())))
-        text = f"{result.id} {result.status.value}: {result.summary}"
-        if result.status.value == "SKIP":
-            pytest.skip(text)
-        if result.status.value in ("FAIL", "ERROR"):
-            fix = catalog.get(result.id).remediation if result.status.value == "FAIL" else ""
-            pytest.fail(text + (f"\nfix: {fix}" if fix else ""), pytrace=False)
+    def record(self, *results: CheckResult) -> None:
+        """Record check results and give the test the outcome of the worst of them."""
+        for result in results:
+            self._node.user_properties.append((RESULT_KEY, json.dumps(result.to_json())))
+        failing = [r for r in results if r.status.value in ("FAIL", "ERROR")]
+        if failing:
+            lines = []
+            for r in failing:
+                fix = catalog.get(r.id).remediation if r.status.value == "FAIL" else ""
+                lines.append(f"{r.id} {r.status.value}: {r.summary}" + (f"\nfix: {fix}" if fix else ""))
+            pytest.fail("\n".join(lines), pytrace=False)
+        if results and all(r.status.value == "SKIP" for r in results):
+            pytest.skip("; ".join(f"{r.id} SKIP: {r.summary}" for r in results))

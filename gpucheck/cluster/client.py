@@ -63,8 +63,8 @@ class Cluster:
             except ApiException as exc:
                 if exc.status == 403:
                     raise Forbidden(
-                        f"forbidden: {self.source} may not {verb} {resource} "
-                        f"(RBAC needs verb '{verb}' on '{resource}')", verb, resource) from None
+                        f"forbidden: {self.source} may not {verb} {resource}: {_server_message(exc)}",
+                        verb, resource) from None
                 if exc.status == 401:
                     raise ConfigError(f"the API server at {self.server} rejected the credentials of "
                                       f"{self.source} (401 Unauthorized)") from None
@@ -113,6 +113,14 @@ class Cluster:
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return items
+
+
+def _server_message(exc: ApiException) -> str:
+    """The API server's own reason (RBAC, an admission plugin, a terminating namespace)."""
+    try:
+        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
+    except (ValueError, AttributeError):
+        return str(exc.reason)
 
 
 def _retry_after(exc: ApiException, default: float) -> float:
