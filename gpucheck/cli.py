@@ -23,8 +23,7 @@ def _fail(message: str, code: int) -> None:
 class _Group(click.Group):
     """Click's usage errors exit 2; ours exit with the documented USAGE code."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D401
-        kwargs.setdefault("standalone_mode", True)
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.exceptions.Abort:

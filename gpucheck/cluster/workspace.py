@@ -2,16 +2,13 @@
 
 Without --gpucheck-namespace a namespace `gpucheck-<run id>` is created (PodSecurity
 "restricted" enforced, so our probes prove they need no privilege) and deleted at the end;
-with one, only the pods carrying this run's label are deleted. `gpucheck clean` and the
-janitor find leftovers of dead runs by the same labels.
+with one, only the pods carrying this run's label are deleted.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
-
 from gpucheck.cluster.client import Cluster
 from gpucheck.cluster.errors import ApiFailure
 
@@ -70,9 +67,3 @@ class Workspace:
         self.cluster.call(self.cluster.core.delete_collection_namespaced_pod, self.namespace,
                           verb="deletecollection", resource="pods", label_selector=self.selector,
                           grace_period_seconds=0)
-
-
-def leftovers(cluster: Cluster) -> list[Any]:
-    """Namespaces that gpucheck runs created (for the janitor and `gpucheck clean`)."""
-    return cluster.list_all(cluster.core.list_namespace, resource="namespaces",
-                            label_selector="app.kubernetes.io/managed-by=gpucheck")

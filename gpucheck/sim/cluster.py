@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 import yaml
 
 from gpucheck.sim import binaries, pki, processes, profiles
-from gpucheck.sim.processes import Proc, ProcessError
+from gpucheck.sim.processes import Proc
 
 DEFAULT_NAME = "gpucheck"
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789-")
