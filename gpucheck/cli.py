@@ -284,37 +284,13 @@ def report_render(report_json: str, fmt: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-@cli.group("smi", cls=_Group)
-def smi_group() -> None:
-    """Read nvidia-smi outputs."""
+def _register_smi() -> None:
+    from gpucheck.smi.cli import smi as smi_cli
+
+    cli.add_command(smi_cli)
 
 
-@smi_group.command("parse")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["auto", "query", "list"]), default="auto", show_default=True,
-              help="query = `nvidia-smi -q` text, list = `nvidia-smi -L`.")
-def smi_parse(file: str, fmt: str) -> None:
-    """Print what an nvidia-smi output says as JSON; a failure output exits 1 naming it."""
-    import json
-
-    from gpucheck import smi
-
-    try:
-        with open(file, "rb") as fh:
-            raw = fh.read(smi.MAX_BYTES + 1)
-        text = raw.decode("utf-8")
-    except OSError as exc:
-        _fail(f"{file}: {exc.strerror}", exitcodes.USAGE)
-    except UnicodeDecodeError as exc:
-        _fail(f"{file}: not UTF-8 text (byte {exc.start}); is this an nvidia-smi output?", exitcodes.USAGE)
-    try:
-        report = smi.parse(text, fmt)
-    except smi.SmiParseError as exc:
-        _fail(f"{file}: {exc}", exitcodes.USAGE)
-    click.echo(json.dumps(report.to_json(), indent=2))
-    if report.failure is not None:
-        click.echo(f"gpucheck: nvidia-smi failure: {report.failure.kind}: {report.failure.message}", err=True)
-        sys.exit(exitcodes.NOT_READY)
+_register_smi()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,23 +1,29 @@
-"""nvidia-smi's failure outputs: typed, with the exit codes nvidia-smi uses for them."""
+"""nvidia-smi's failure outputs, typed, with the exit code nvidia-smi gives each.
+
+A failure output is nothing but these lines: a table or log that merely mentions one is not.
+"""
 
 from __future__ import annotations
 
+import re
+
 from gpucheck.smi.model import SmiFailure
 
-# (text nvidia-smi prints, kind, exit code)
-KNOWN = (
-    ("couldn't communicate with the NVIDIA driver", "driver_not_loaded", 9),
-    ("Driver/library version mismatch", "driver_library_mismatch", 18),
-    ("No devices were found", "no_devices", 6),
+_MAKE_SURE = r"Make sure that the latest NVIDIA driver is installed and running\."
+# (kind, exit code, the line that says it, lines that may come with it)
+_KNOWN = (
+    ("driver_not_loaded", 9,
+     re.compile(rf"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver\.(?: {_MAKE_SURE})?"),
+     re.compile(_MAKE_SURE)),
+    ("driver_library_mismatch", 18, re.compile(r"Failed to initialize NVML: Driver/library version mismatch"),
+     re.compile(r"NVML library version: \S+")),
+    ("no_devices", 6, re.compile(r"No devices were found"), None),
 )
 
 
 def match(text: str) -> SmiFailure | None:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip() and not ln.strip().startswith("$ ")]
-    if not lines or len(lines) > 6:
-        return None
-    joined = " ".join(lines)
-    for needle, kind, code in KNOWN:
-        if needle in joined:
-            return SmiFailure(kind=kind, message=joined, exit_code=code)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for kind, code, says, extra in _KNOWN:
+        if lines and says.fullmatch(lines[0]) and all(extra and extra.fullmatch(line) for line in lines[1:]):
+            return SmiFailure(kind=kind, message=" ".join(lines), exit_code=code)
     return None

@@ -3,30 +3,40 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from gpucheck.smi.model import Gpu, MigDevice, SmiParseError, SmiReport
 
-_GPU = re.compile(r"^GPU (\d+): (.+?) \(UUID: (GPU-[0-9A-Fa-f-]+)\)\s*$")
+GPU_LINE = re.compile(r"GPU (\d+): (.+?) \(UUID: (GPU-[0-9A-Fa-f-]+)\)", re.ASCII)
 # R470+: "  MIG 1g.10gb     Device  0: (UUID: MIG-<uuid>)"; R450: "  MIG 1g.5gb Device 0: (UUID: MIG-GPU-<uuid>/7/0)"
-_MIG = re.compile(r"^\s+MIG (\S+)\s+Device\s+(\d+): \(UUID: (MIG-[0-9A-Za-z/-]+)\)\s*$")
+_MIG_LINE = re.compile(r"MIG (\S+)\s+Device\s+(\d+): \(UUID: (MIG-(?:GPU-)?[0-9A-Fa-f-]+(?:/\d+/\d+)?)\)",
+                       re.ASCII)
+_R450_IDS = re.compile(r"MIG-GPU-[0-9A-Fa-f-]+/(\d+)/(\d+)", re.ASCII)
 
 
 def parse(text: str) -> SmiReport:
-    gpus: list[tuple[int, str, str, list[MigDevice]]] = []
+    gpus: dict[int, Gpu] = {}
+    migs: dict[int, list[MigDevice]] = {}
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        if m := _GPU.match(line):
-            gpus.append((int(m.group(1)), m.group(2), m.group(3), []))
-        elif (m := _MIG.match(line)) and gpus:
-            uuid = m.group(3)
-            gi = ci = None
-            if legacy := re.match(r"MIG-GPU-[0-9a-fA-F-]+/(\d+)/(\d+)$", uuid):
-                gi, ci = int(legacy.group(1)), int(legacy.group(2))
-            gpus[-1][3].append(MigDevice(m.group(1), uuid, gi, ci, int(m.group(2))))
+        if m := GPU_LINE.fullmatch(line.rstrip()):
+            index = int(m.group(1))
+            if index in gpus:
+                raise SmiParseError(f"line {n}: GPU {index} is listed twice")
+            gpus[index], migs[index] = Gpu(index=index, name=m.group(2), uuid=m.group(3)), []
+        elif (m := _MIG_LINE.fullmatch(line.strip())) and line[0].isspace() and gpus:
+            migs[index].append(_mig(m))
         else:
-            raise SmiParseError(f"nvidia-smi -L: line {n} is neither a GPU nor a MIG device line: {line[:80]!r}")
+            raise SmiParseError(f"line {n} is neither a 'GPU <n>: <name> (UUID: GPU-...)' line nor an "
+                                f"indented 'MIG <profile> Device <n>: (UUID: MIG-...)' line: {line[:80]!r}")
     if not gpus:
-        raise SmiParseError("nvidia-smi -L: no 'GPU <n>: <name> (UUID: ...)' line")
-    return SmiReport(format="list", gpus=tuple(Gpu(index=i, name=name, uuid=uuid, mig_devices=tuple(migs))
-                                               for i, name, uuid, migs in gpus))
+        raise SmiParseError("no 'GPU <n>: <name> (UUID: GPU-...)' line")
+    return SmiReport(format="list", gpus=tuple(replace(gpu, mig_devices=tuple(migs[i])) for i, gpu in gpus.items()))
+
+
+def _mig(m: re.Match[str]) -> MigDevice:
+    profile, index, uuid = m.group(1), int(m.group(2)), m.group(3)
+    ids = _R450_IDS.fullmatch(uuid)  # the R450 UUID names the GPU and compute instances
+    return MigDevice(profile=profile, uuid=uuid, gpu_instance=int(ids.group(1)) if ids else None,
+                     compute_instance=int(ids.group(2)) if ids else None, index=index)
