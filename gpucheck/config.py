@@ -37,6 +37,54 @@ class _ExpectedGpus(BaseModel):
     byProduct: dict[str, int] = Field(default_factory=dict)
 
 
+class _Training(BaseModel):
+    """Where the team's KubernetesPodOperator tasks run, and what they may use there."""
+
+    model_config = ConfigDict(extra="forbid")
+    namespace: str = Field(default="default", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # KPO's default
+    priorityClass: str | None = None
+    minGpuHeadroom: int = Field(default=1, ge=0)
+    pools: list[str] = Field(default_factory=list)  # GPU pools that train; empty: every pool
+    allowSharedGpus: bool = False
+
+
+class _Health(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    conditions: dict[str, str] = Field(default_factory=dict)  # condition type -> broken status
+
+
+class _Airflow(BaseModel):
+    """Which Airflow runs the sweep. Credentials for a remote one come from the environment
+    (GPUCHECK_AIRFLOW_URL, _USERNAME, _PASSWORD or _TOKEN) or credentialsFile, never from here."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: str = Field(default="local", pattern="^(local|remote)$")
+    url: str | None = None
+    credentialsFile: str | None = None
+    dagId: str = "gpucheck_gpu_sweep"
+
+
+class _Sweep(BaseModel):
+    """The mapped-sweep load test (the `full` profile)."""
+
+    model_config = ConfigDict(extra="forbid")
+    experiments: int = Field(default=50, ge=1, le=10000)
+    gpusPerPod: int = Field(default=1, ge=1)
+    pool: str | None = None  # default: the GPU pool with the most free GPUs
+    namespace: str | None = None  # default: the run's workspace (local) / required (remote)
+    tolerations: list[dict[str, str]] | None = None  # default: the pool's taints
+    duration: str = Field(default="10s", pattern=r"^\d+(\.\d+)?s$")
+    maxActive: int = Field(default=16, ge=1, le=1024)
+    ramp: list[int] = Field(default_factory=lambda: [1, 4, 16])
+    preemptPods: int = Field(default=0, ge=0)
+    scheduleTimeout: float = Field(default=300, gt=0)  # KPO schedule_timeout_seconds per pod
+    schedulingP95WarnSeconds: float = Field(default=30, gt=0)
+    schedulingP95FailSeconds: float = Field(default=120, gt=0)
+    makespanRatioWarn: float = Field(default=3.0, gt=1)
+    timeout: float = Field(default=900, gt=0)
+    airflow: _Airflow = Field(default_factory=_Airflow)
+
+
 class _Probes(BaseModel):
     model_config = ConfigDict(extra="forbid")
     image: str = "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04"
@@ -64,7 +112,12 @@ class _File(BaseModel):
     devicePlugin: _DevicePlugin = Field(default_factory=_DevicePlugin)
     minDriver: str | None = None
     expectedGpus: _ExpectedGpus = Field(default_factory=_ExpectedGpus)
+    gfdMaxAgeHours: float = Field(default=24, gt=0)
+    driverUpgradeStuckAfterHours: float = Field(default=6, gt=0)
+    training: _Training = Field(default_factory=_Training)
+    health: _Health = Field(default_factory=_Health)
     probes: "_Probes" = Field(default_factory=lambda: _Probes())
+    sweep: _Sweep = Field(default_factory=_Sweep)
 
 
 @dataclass(frozen=True)
@@ -84,12 +137,21 @@ class Settings:
     min_driver: str | None = None
     expected_by_instance_type: Mapping[str, int] = field(default_factory=dict)
     expected_by_product: Mapping[str, int] = field(default_factory=dict)
+    gfd_max_age_hours: float = 24.0
+    driver_upgrade_stuck_after_hours: float = 6.0
+    training_namespace: str = "default"
+    training_priority_class: str | None = None
+    min_gpu_headroom: int = 1
+    training_pools: tuple[str, ...] = ()
+    allow_shared_gpus: bool = False
+    health_conditions: Mapping[str, str] = field(default_factory=dict)
     probe_image: str = "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04"
     probe_service_account: str | None = None
     schedule_timeout: float = 60.0
     startup_timeout: float = 120.0
     probe_all_nodes: bool = False
     probe_parallelism: int = 4
+    sweep: "_Sweep" = field(default_factory=lambda: _Sweep())  # the validated `sweep:` section
     config_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # setting -> where it came from
 
@@ -204,6 +266,15 @@ def resolve(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None 
         min_driver=file.minDriver,
         expected_by_instance_type=dict(file.expectedGpus.byInstanceType),
         expected_by_product=dict(file.expectedGpus.byProduct),
+        gfd_max_age_hours=file.gfdMaxAgeHours,
+        driver_upgrade_stuck_after_hours=file.driverUpgradeStuckAfterHours,
+        training_namespace=file.training.namespace,
+        training_priority_class=file.training.priorityClass,
+        min_gpu_headroom=file.training.minGpuHeadroom,
+        training_pools=tuple(file.training.pools),
+        allow_shared_gpus=file.training.allowSharedGpus,
+        health_conditions=dict(file.health.conditions),
+        sweep=file.sweep,
         probe_image=file.probes.image,
         probe_service_account=file.probes.serviceAccount,
         schedule_timeout=file.probes.scheduleTimeout,

@@ -78,7 +78,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _check_ids(item: pytest.Item) -> tuple[str, ...]:
-    """The check ids a suite test records: its `check_id`, or every check of its `probe`."""
+    """The check ids a suite test records: its `check_id`, every check of its `probe`, or the
+    sweep's checks."""
     callspec = getattr(item, "callspec", None)
     if callspec is None or not item.get_closest_marker("gpucheck"):
         return ()
@@ -88,6 +89,10 @@ def _check_ids(item: pytest.Item) -> tuple[str, ...]:
         from gpucheck.probes import GROUPS
 
         return GROUPS.get(str(callspec.params["probe"]), ())
+    if "sweep" in callspec.params:
+        from gpucheck.sweep.check import CHECKS
+
+        return CHECKS
     return ()
 
 

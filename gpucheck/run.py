@@ -103,6 +103,26 @@ class RunState:
             result = _with_cause(result, self.snapshot().error_for(("nodes",)) or self._connect_error)
         return result
 
+    def evaluate_sweep(self, check_ids: list[str]) -> list[CheckResult]:
+        """Run the mapped sweep once and grade the asked checks from it."""
+        from gpucheck.sweep import check, runner
+
+        snap = self.snapshot()
+        err = snap.error_for(("nodes",))
+        if err is None:
+            try:
+                ws = self.workspace()
+                namespace = self.settings.sweep.namespace or ws.ensure()
+                result = runner.run(self.cluster(), namespace, snap.nodes, self.settings, self.run_id,
+                                    self.settings.kubeconfig or _default_kubeconfig(), say=_progress)
+            except ClusterError as exc:
+                err = exc
+        if err is not None:
+            return [_with_cause(CheckResult.error(cid, str(err)), err) for cid in check_ids]
+        graders = {"GPU-SWEEP-001": lambda: check.completes(result),
+                   "GPU-SWEEP-002": lambda: check.promptly(result, self.settings.sweep)}
+        return [graders[cid]() for cid in check_ids]
+
     def cleanup(self) -> str | None:
         """Remove what this run created in the cluster; returns a problem to report, or None."""
         if self.settings.profile == "quick" and self._workspace is None:
@@ -152,3 +172,16 @@ def _with_cause(result: CheckResult, err: ClusterError | None) -> CheckResult:
     findings = tuple(type(f)(f.status, f.message, f.object or "Cluster", {**f.evidence, CAUSE: cause})
                      for f in result.findings)
     return CheckResult(result.id, result.status, findings, result.summary, result.duration_s)
+
+
+def _default_kubeconfig() -> str | None:
+    import os
+
+    path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+    return path if os.path.isfile(path) else None
+
+
+def _progress(line: str) -> None:
+    import sys
+
+    print(f"gpucheck: {line}", file=sys.stderr, flush=True)

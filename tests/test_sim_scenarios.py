@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from kubernetes import client
@@ -20,13 +21,19 @@ def fingerprint(api) -> dict:
     core = client.CoreV1Api(api)
     apps = client.AppsV1Api(api)
     nodes = {}
+    day_ago = time.time() - 86400
     for n in core.list_node().items:
         labels = {k: v for k, v in (n.metadata.labels or {}).items() if k != "nvidia.com/gfd.timestamp"}
+        # Revert writes a new timestamp; what must come back is its freshness.
+        labels["gfd fresh"] = str(float(n.metadata.labels.get("nvidia.com/gfd.timestamp", 0)) > day_ago)
         anns = {k: v for k, v in (n.metadata.annotations or {}).items() if k.startswith("sim.gpucheck.io/")}
         taints = sorted((t.key, t.value, t.effect) for t in (n.spec.taints or []))
         alloc = {k: v for k, v in n.status.allocatable.items() if k.startswith("nvidia.com/")}
+        cap = {k: v for k, v in n.status.capacity.items() if k.startswith("nvidia.com/")}
+        conditions = sorted((c.type, c.status) for c in n.status.conditions or [])
         nodes[n.metadata.name] = (json.dumps(labels, sort_keys=True), json.dumps(anns, sort_keys=True),
-                                  taints, json.dumps(alloc, sort_keys=True))
+                                  taints, json.dumps(alloc, sort_keys=True), json.dumps(cap, sort_keys=True),
+                                  conditions)
     try:
         ds = apps.read_namespaced_daemon_set(DS[1], DS[0])
         ds_fp = json.dumps([t.to_dict() for t in ds.spec.template.spec.tolerations or []], sort_keys=True)
@@ -35,7 +42,10 @@ def fingerprint(api) -> dict:
         ds_fp = None
     namespaces = sorted(n.metadata.name for n in core.list_namespace().items
                         if n.status.phase == "Active" and not n.metadata.name.startswith("t-"))
-    return {"nodes": nodes, "ds": ds_fp, "namespaces": namespaces}
+    quotas = sorted(f"{q.metadata.namespace}/{q.metadata.name}"
+                    for q in core.list_resource_quota_for_all_namespaces().items)
+    priority = sorted(p.metadata.name for p in client.SchedulingV1Api(api).list_priority_class().items)
+    return {"nodes": nodes, "ds": ds_fp, "namespaces": namespaces, "quotas": quotas, "priority": priority}
 
 
 def _ds_ready(api) -> None:

@@ -47,6 +47,10 @@ class Cluster:
     def node_api(self) -> client.NodeV1Api:
         return client.NodeV1Api(self.api)
 
+    @property
+    def scheduling(self) -> client.SchedulingV1Api:
+        return client.SchedulingV1Api(self.api)
+
     def call(self, fn: Callable[..., Any], *args: Any, verb: str, resource: str, **kwargs: Any) -> Any:
         """One API call with retries for transient failures only (429, 5xx, dropped connection)."""
         delay = 0.5

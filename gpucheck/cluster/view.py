@@ -12,7 +12,7 @@ from typing import Any
 
 # Fields whose values are free-form maps (label keys, resource names): returned as plain dicts.
 _MAPS = frozenset({"labels", "annotations", "allocatable", "capacity", "limits", "requests", "nodeSelector",
-                   "data", "matchLabels"})
+                   "data", "matchLabels", "hard", "used"})
 
 
 def _camel(name: str) -> str:

@@ -6,7 +6,8 @@ import time
 from typing import Callable
 
 from gpucheck.config import Settings
-from gpucheck.inventory import allocatable, device_plugin, drivers, mig, nodes, runtime, taints
+from gpucheck.inventory import (allocatable, device_plugin, driver_upgrade, drivers, gfd_labels, health, mig, nodes,
+                                runtime, taints, training_namespace)
 from gpucheck.inventory.snapshot import Snapshot
 from gpucheck.model import CheckResult
 
@@ -21,13 +22,21 @@ ANALYZERS: dict[str, tuple[Analyzer, tuple[str, ...]]] = {
     "GPU-DP-003": (device_plugin.tolerations, ("nodes", "daemonsets")),
     "GPU-ALLOC-001": (allocatable.withheld, ("nodes",)),
     "GPU-ALLOC-002": (allocatable.matches_gfd, ("nodes",)),
+    "GPU-ALLOC-003": (allocatable.instance_count, ("nodes",)),
+    "GPU-ALLOC-004": (allocatable.shared, ("nodes",)),
     "GPU-TAINT-001": (taints.tainted, ("nodes",)),
     "GPU-TAINT-002": (taints.squatters, ("nodes", "pods")),
     "GPU-DRV-001": (drivers.consistent, ("nodes",)),
     "GPU-DRV-002": (drivers.minimum, ("nodes",)),
+    "GPU-DRV-003": (gfd_labels.fresh, ("nodes",)),
+    "GPU-DRV-004": (driver_upgrade.stuck, ("nodes",)),
     "GPU-MIG-001": (mig.strategy, ("nodes",)),
     "GPU-MIG-002": (mig.config_state, ("nodes",)),
+    "GPU-MIG-003": (mig.slice_limits, ("nodes",)),
+    "GPU-HEALTH-001": (health.signals, ("nodes",)),
     "GPU-RT-001": (runtime.runtime_class, ("runtimeclasses",)),
+    "GPU-NS-001": (training_namespace.quota_headroom, ("resourcequotas",)),
+    "GPU-NS-002": (training_namespace.priority_class, ("priorityclasses",)),
 }
 
 

@@ -76,3 +76,43 @@ def find(nodes: list[Any]) -> list[GpuNode]:
 
 def is_ready(node: Any) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+
+
+def mig_strategy(node: Any) -> str:
+    """none, single or mixed: GFD's label when present, else what the node advertises."""
+    labels = node.metadata.labels or {}
+    if labels.get("nvidia.com/mig.strategy") in ("none", "single", "mixed"):
+        return labels["nvidia.com/mig.strategy"]
+    res = gpu_resources(node.status.capacity if node.status else None)
+    if any(v > 0 for k, v in res.items() if k.startswith("nvidia.com/mig-")):
+        return "mixed"
+    return "single" if "-MIG-" in labels.get("nvidia.com/gpu.product", "") else "none"
+
+
+def physical_gpus(g: GpuNode) -> int | None:
+    """How many physical GPUs the node has, or None when nothing says.
+
+    GFD's gpu.count is the device count whatever the sharing or MIG mode; without it, the
+    capacity nvidia.com/gpu divided by the replicas of a shared GPU (no MIG)."""
+    if "nvidia.com/gpu.count" in g.labels:
+        return qty(g.labels["nvidia.com/gpu.count"])
+    if mig_strategy(g.node) != "none":
+        return None
+    cap = gpu_resources(g.node.status.capacity if g.node.status else None).get("nvidia.com/gpu")
+    if cap is None:
+        return None
+    return cap // max(qty(g.labels.get("nvidia.com/gpu.replicas", "1")), 1)
+
+
+def sharing(g: GpuNode) -> str | None:
+    """How the node's GPUs are shared between pods (time-slicing, MPS), or None."""
+    labels = g.labels
+    strategy = labels.get("nvidia.com/gpu.sharing-strategy", "none")
+    replicas = qty(labels.get("nvidia.com/gpu.replicas", "1"))
+    if strategy not in ("none", ""):
+        return f"{strategy}, {replicas} replicas per GPU" if replicas > 1 else strategy
+    if replicas > 1:
+        return f"{replicas} replicas per GPU"
+    if labels.get("nvidia.com/gpu.product", "").endswith("-SHARED"):
+        return "shared (product label ends in -SHARED)"
+    return None

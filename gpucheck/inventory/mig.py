@@ -1,9 +1,12 @@
-"""GPU-MIG-001 (strategy agrees with resources) and GPU-MIG-002 (layout applied)."""
+"""GPU-MIG-001 (strategy agrees with resources), GPU-MIG-002 (layout applied) and GPU-MIG-003
+(slice counts fit the GPU model)."""
 
 from __future__ import annotations
 
+import re
+
 from gpucheck.config import Settings
-from gpucheck.inventory import gpu_nodes
+from gpucheck.inventory import gpu_nodes, tables
 from gpucheck.inventory.snapshot import Snapshot
 from gpucheck.model import CheckResult, Finding, Status
 
@@ -62,3 +65,58 @@ def config_state(snap: Snapshot, settings: Settings) -> CheckResult:
     bad = [f for f in findings if f.status != Status.PASS]
     return CheckResult.of("GPU-MIG-002", findings,
                           "; ".join(f.message for f in bad) if bad else "MIG layouts applied")
+
+
+def _slices(g: gpu_nodes.GpuNode) -> dict[str, int]:
+    """MIG profile -> instances the node advertises (capacity), whatever the strategy."""
+    cap = gpu_nodes.gpu_resources(g.node.status.capacity)
+    if gpu_nodes.mig_strategy(g.node) == "single":
+        product = g.labels.get("nvidia.com/gpu.product", "")
+        return {product.split("-MIG-", 1)[1]: cap.get("nvidia.com/gpu", 0)} if "-MIG-" in product else {}
+    # Resource names cannot hold "+": the device plugin advertises 1g.5gb+me as mig-1g.5gb.me.
+    return {re.sub(r"\.me$", "+me", k.split("mig-", 1)[1]): v for k, v in cap.items()
+            if k.startswith("nvidia.com/mig-") and v}
+
+
+def slice_limits(snap: Snapshot, settings: Settings) -> CheckResult:
+    nodes = [g for g in gpu_nodes.find(snap.nodes) if _slices(g)]
+    if not nodes:
+        return CheckResult.skip("GPU-MIG-003", "no node advertises MIG slices")
+    findings = []
+    for g in nodes:
+        obj = f"Node/{g.name}"
+        slices = _slices(g)
+        product = g.labels.get("nvidia.com/gpu.product", "").split("-MIG-")[0]
+        gpus = gpu_nodes.physical_gpus(g)
+        model = tables.mig_model(product) if product else None
+        layout = ", ".join(f"{p} x{n}" for p, n in sorted(slices.items()))
+        if model is None or not gpus:
+            why = f"GPU model {product!r} has no known MIG limits" if product else "no nvidia.com/gpu.product label"
+            findings.append(Finding(Status.SKIP, f"{g.name}: {layout}; {why}" + ("" if gpus else
+                                    ", and no nvidia.com/gpu.count label"), obj))
+            continue
+        problems = []
+        unknown = sorted(p for p in slices if p not in model.profiles)
+        if unknown:
+            problems.append(f"{', '.join(unknown)} is not a {model.model} profile "
+                            f"(it has {', '.join(model.profiles)})")
+        problems += [f"{n} x {p} exceeds {model.profiles[p]} per GPU x {gpus} GPU(s)"
+                     for p, n in sorted(slices.items()) if p in model.profiles and n > model.profiles[p] * gpus]
+        compute = sum(model.slices(p)[0] * n for p, n in slices.items())
+        memory = sum(model.slices(p)[1] * n for p, n in slices.items())
+        if compute > model.compute_slices * gpus:
+            problems.append(f"{compute} compute slices in use, {model.compute_slices * gpus} exist")
+        if memory > model.memory_slices * gpus:
+            problems.append(f"{memory} memory slices in use, {model.memory_slices * gpus} exist")
+        ev = {"slices": slices, "gpus": gpus, "model": model.model}
+        if problems:
+            findings.append(Finding(Status.FAIL, f"{g.name} ({gpus}x {model.model}): " + "; ".join(problems),
+                                    obj, ev))
+        else:
+            findings.append(Finding(Status.PASS, f"{g.name} ({gpus}x {model.model}): {layout} fits", obj, ev))
+    bad = [f for f in findings if f.status == Status.FAIL]
+    judged = [f for f in findings if f.status != Status.SKIP]
+    if not judged:
+        return CheckResult("GPU-MIG-003", Status.SKIP, tuple(findings), "no MIG node of a GPU model with known limits")
+    return CheckResult.of("GPU-MIG-003", findings,
+                          "; ".join(f.message for f in bad) if bad else f"MIG layouts fit on {len(judged)} node(s)")

@@ -8,13 +8,23 @@ unreachable, the remaining kinds are not tried: each would only wait out its own
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from gpucheck.cluster.client import Cluster
 from gpucheck.cluster.errors import ClusterError, Unreachable
 
-KINDS = ("nodes", "pods", "daemonsets", "runtimeclasses")
+# kind -> (API group, resource): what a snapshot lists, and so what a read-only role must allow.
+KINDS: dict[str, tuple[str, str]] = {
+    "nodes": ("", "nodes"),
+    "pods": ("", "pods"),
+    "daemonsets": ("apps", "daemonsets"),
+    "runtimeclasses": ("node.k8s.io", "runtimeclasses"),
+    "resourcequotas": ("", "resourcequotas"),
+    "priorityclasses": ("scheduling.k8s.io", "priorityclasses"),
+}
+READS: tuple[tuple[str, str], ...] = tuple(KINDS.values())
 
 
 @dataclass
@@ -23,8 +33,11 @@ class Snapshot:
     pods: list[Any] = field(default_factory=list)
     daemonsets: list[Any] = field(default_factory=list)
     runtimeclasses: list[Any] = field(default_factory=list)
+    resourcequotas: list[Any] = field(default_factory=list)
+    priorityclasses: list[Any] = field(default_factory=list)
     errors: dict[str, ClusterError] = field(default_factory=dict)
     requests: int = 0
+    taken_at: float = field(default_factory=time.time)  # wall clock, for the age of timestamps
 
     def error_for(self, kinds: tuple[str, ...]) -> ClusterError | None:
         return next((self.errors[k] for k in kinds if k in self.errors), None)
@@ -44,6 +57,10 @@ def take(cluster: Cluster) -> Snapshot:
                                                resource="daemonsets.apps"),
         "runtimeclasses": lambda: cluster.list_views(cluster.node_api.list_runtime_class,
                                                    resource="runtimeclasses.node.k8s.io"),
+        "resourcequotas": lambda: cluster.list_views(cluster.core.list_resource_quota_for_all_namespaces,
+                                                   resource="resourcequotas"),
+        "priorityclasses": lambda: cluster.list_views(cluster.scheduling.list_priority_class,
+                                                    resource="priorityclasses.scheduling.k8s.io"),
     }
     before = cluster.requests
     for kind in KINDS:

@@ -34,6 +34,30 @@ def _donut(score: int, verdict: str) -> dict[str, float | str]:
     return {"r": r, "circ": round(circ, 2), "dash": round(circ * score / 100, 2), "color": color}
 
 
+def _timeline(report: Report) -> dict | None:
+    """Bars for the sweep's pods (waiting, starting, running) from GPU-SWEEP-002's evidence."""
+    rows = next((f.get("evidence", {}).get("timeline") for c in report.checks if c.id == "GPU-SWEEP-002"
+                 for f in c.findings if f.get("evidence", {}).get("timeline")), None)
+    if not rows:
+        return None
+    end = max((t.get(k) or 0) for t in rows for k in ("finished", "deleted", "running", "scheduled", "created")) or 1
+    width, row_h = 860.0, 6
+    scale = width / end
+    bars = []
+    for i, t in enumerate(rows):
+        created = t.get("created") or 0
+        steps = [("waiting", created, t.get("scheduled")), ("starting", t.get("scheduled"), t.get("running")),
+                 ("running", t.get("running"), t.get("finished") or t.get("deleted"))]
+        for kind, a, b in steps:
+            if a is not None and b is not None and b >= a:
+                bars.append({"kind": kind, "x": round(40 + a * scale, 1), "y": 10 + i * row_h,
+                             "w": round(max((b - a) * scale, 1), 1), "title": f"experiment {t.get('experiment')}: "
+                             f"{kind} {b - a:.1f}s"})
+    ticks = [{"x": round(40 + s * scale, 1), "label": f"{s:g}s"}
+             for s in range(0, int(end) + 1, max(int(end // 8) or 1, 1))]
+    return {"bars": bars, "height": 30 + len(rows) * row_h, "ticks": ticks, "pods": len(rows), "end": round(end, 1)}
+
+
 def render(report: Report) -> str:
     nodes, ids, cells = report.node_matrix()
     total = sum(report.counts.values()) or 1
@@ -47,5 +71,5 @@ def render(report: Report) -> str:
     checks = sorted(report.checks, key=lambda c: (order.get(c.status, 5), c.id))
     return _env().get_template("report.html.j2").render(
         r=report, checks=checks, colors=COLORS, donut=_donut(report.score, report.verdict), bars=bars,
-        matrix_nodes=nodes, matrix_ids=ids, cells=cells,
+        matrix_nodes=nodes, matrix_ids=ids, cells=cells, timeline=_timeline(report),
     )

@@ -216,6 +216,8 @@ def node_objects(profile: Profile, now: int | None = None) -> list[dict[str, Any
                    "ephemeral-storage": "500Gi"}
             if pool.gpu:
                 labels.update(gfd_labels(pool.gpu, now))
+                # As the GPU Operator's upgrade controller leaves a node after its last upgrade.
+                labels["nvidia.com/gpu-driver-upgrade-state"] = "upgrade-done"
                 res.update(gpu_resources(pool.gpu))
                 annotations[SIM_ANN + "recording"] = pool.gpu.recording
                 layout = mig_layout(pool.gpu)

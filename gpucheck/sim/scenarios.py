@@ -96,8 +96,9 @@ def apply(api: Any, name: str) -> list[str]:
                 body["spec"] = {"taints": spec["taints"] or None}
             if body:
                 core.patch_node(node, body)
-            if "allocatable" in spec:
-                core.patch_node_status(node, {"status": {"allocatable": spec["allocatable"]}})
+            status = {k: spec[k] for k in ("capacity", "allocatable", "conditions") if k in spec}
+            if status:
+                core.patch_node_status(node, {"status": status})
             if profiles.SIM_ANN + "not-ready" in (spec.get("annotations") or {}):
                 _wait_node(core, node, ready=False)
             touched.append(f"Node/{node}")
@@ -147,10 +148,15 @@ def revert(api: Any, name: str) -> None:
                 body["spec"] = {"taints": want["spec"].get("taints") or None}
             if body:
                 core.patch_node(node, body)
-            if "allocatable" in spec:
-                core.patch_node_status(node, {"status": {"allocatable": {
-                    k: want["status"]["allocatable"].get(k) for k in spec["allocatable"]}}})
+            status: dict[str, Any] = {f: {k: want["status"][f].get(k) for k in spec[f]}
+                                      for f in ("capacity", "allocatable") if f in spec}
+            if "conditions" in spec:
+                status["conditions"] = [{"type": c["type"], "$patch": "delete"} for c in spec["conditions"]]
+            if status:
+                core.patch_node_status(node, {"status": status})
             _wait_node(core, node, ready=True)
+        elif kind == "deleteObject" and spec["kind"] != "DaemonSet":
+            _recreate(api, spec)
         elif kind in ("deleteObject", "patchDaemonSet"):
             ds = _bootstrap_daemonset()
             try:
@@ -185,9 +191,25 @@ def _wait_node(core: Any, node: str, ready: bool, timeout: float = 60) -> None:
              what=f"node {node} to become {'Ready' if ready else 'NotReady'}")
 
 
+def _bootstrap_objects() -> list[dict[str, Any]]:
+    text = (resources.files("gpucheck.sim") / "data" / "bootstrap.yaml").read_text()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
 def _bootstrap_daemonset() -> dict[str, Any]:
-    docs = yaml.safe_load_all((resources.files("gpucheck.sim") / "data" / "bootstrap.yaml").read_text())
-    return next(d for d in docs if d and d["kind"] == "DaemonSet")
+    return next(d for d in _bootstrap_objects() if d["kind"] == "DaemonSet")
+
+
+def _recreate(api: Any, ref: dict[str, Any]) -> None:
+    """Create again the bootstrap object a scenario deleted (already there is fine)."""
+    from kubernetes import utils
+
+    obj = next(d for d in _bootstrap_objects() if d["kind"] == ref["kind"] and d["metadata"]["name"] == ref["name"])
+    try:
+        utils.create_from_dict(api, copy.deepcopy(obj))
+    except utils.FailToCreateError as exc:
+        if not all(getattr(e, "status", None) == 409 for e in exc.api_exceptions):
+            raise
 
 
 def _delete(api: Any, ref: dict[str, Any]) -> None:
@@ -199,6 +221,8 @@ def _delete(api: Any, ref: dict[str, Any]) -> None:
         "Deployment": lambda: client.AppsV1Api(api).delete_namespaced_deployment(
             ref["name"], ref["namespace"], propagation_policy="Background"),
         "Namespace": lambda: client.CoreV1Api(api).delete_namespace(ref["name"]),
+        "ResourceQuota": lambda: client.CoreV1Api(api).delete_namespaced_resource_quota(ref["name"], ref["namespace"]),
+        "PriorityClass": lambda: client.SchedulingV1Api(api).delete_priority_class(ref["name"]),
     }
     try:
         kinds[ref["kind"]]()

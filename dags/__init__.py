@@ -1,0 +1,1 @@
+"""The bundled Airflow DAGs (shipped as gpucheck._dags)."""
