@@ -19,9 +19,8 @@ import time
 import yaml
 
 from gpucheck.config import resolve
-from gpucheck.inventory import ANALYZERS
 from gpucheck.run import RunState
-from gpucheck.sim import cluster, profiles
+from gpucheck.sim import cluster, expectations_file, profiles
 
 
 def sized_profile(gpu_nodes: int, path: str) -> str:
@@ -38,9 +37,9 @@ def sized_profile(gpu_nodes: int, path: str) -> str:
 
 def run(kubeconfig: str, profile: str) -> tuple[float, int, dict[str, str]]:
     started = time.monotonic()
-    state = RunState(resolve(cli={"kubeconfig": kubeconfig, "profile": profile}, env={}))
-    results = {cid: (state.evaluate_inventory(cid) if cid in ANALYZERS else state.evaluate_probe(cid))
-               for cid in state.expected()}
+    state = RunState(resolve(cli={"kubeconfig": kubeconfig, "profile": profile, "config_file": expectations_file()},
+                             env={}))
+    results = {cid: state.evaluate(cid) for cid in state.expected() if not cid.startswith("GPU-SWEEP-")}
     state.cleanup()
     elapsed = time.monotonic() - started
     return elapsed, state.cluster().requests, {c: r.status.value for c, r in results.items()}

@@ -210,6 +210,10 @@ def run_cmd(kubeconfig: str | None, context: str | None, sim_name: str | None, n
         if kubeconfig:
             _fail("give --kubeconfig or --sim, not both", exitcodes.USAGE)
         kubeconfig = str(_sim_up(sim_name).kubeconfig)
+        if not config_file and not os.environ.get("GPUCHECK_CONFIG"):
+            from gpucheck.sim import expectations_file
+
+            config_file = expectations_file()
     args = ["--gpucheck", "-p", "no:cacheprovider", f"--rootdir={os.getcwd()}", "--no-header"]
     for opt, value in (("kubeconfig", kubeconfig), ("context", context), ("namespace", namespace),
                        ("profile", profile), ("select", select), ("skip", skip), ("report", report_dir),

@@ -46,6 +46,24 @@ class _Training(BaseModel):
     minGpuHeadroom: int = Field(default=1, ge=0)
     pools: list[str] = Field(default_factory=list)  # GPU pools that train; empty: every pool
     allowSharedGpus: bool = False
+    serviceAccount: str | None = None  # the service account training pods run as
+    launchesPods: bool = False  # Airflow's KubernetesExecutor or KPO runs as it: it needs pod rights
+    secrets: list[str] = Field(default_factory=list)  # Secrets training pods mount, by name
+    startupTimeout: float = Field(default=120, gt=0)  # the KPO startup_timeout_seconds the team uses
+
+
+class _Storage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    storageClass: str | None = None  # None: the cluster's default StorageClass
+    accessMode: str = Field(default="ReadWriteOnce", pattern="^(ReadWriteOnce|ReadWriteMany|ReadOnlyMany|ReadWriteOncePod)$")
+    size: str = "1Gi"
+    sweepClaim: str | None = None  # a PVC the sweep's pods share (flagged when ReadWriteOnce)
+
+
+class _Metrics(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prometheusUrl: str | None = None
+    namespaceHint: str | None = None
 
 
 class _Health(BaseModel):
@@ -115,6 +133,8 @@ class _File(BaseModel):
     gfdMaxAgeHours: float = Field(default=24, gt=0)
     driverUpgradeStuckAfterHours: float = Field(default=6, gt=0)
     training: _Training = Field(default_factory=_Training)
+    storage: _Storage = Field(default_factory=_Storage)
+    metrics: _Metrics = Field(default_factory=_Metrics)
     health: _Health = Field(default_factory=_Health)
     probes: "_Probes" = Field(default_factory=lambda: _Probes())
     sweep: _Sweep = Field(default_factory=_Sweep)
@@ -145,6 +165,9 @@ class Settings:
     training_pools: tuple[str, ...] = ()
     allow_shared_gpus: bool = False
     health_conditions: Mapping[str, str] = field(default_factory=dict)
+    training: "_Training" = field(default_factory=lambda: _Training())  # the whole `training:` section
+    storage: "_Storage" = field(default_factory=lambda: _Storage())
+    metrics: "_Metrics" = field(default_factory=lambda: _Metrics())
     probe_image: str = "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04"
     probe_service_account: str | None = None
     schedule_timeout: float = 60.0
@@ -275,6 +298,9 @@ def resolve(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None 
         allow_shared_gpus=file.training.allowSharedGpus,
         health_conditions=dict(file.health.conditions),
         sweep=file.sweep,
+        training=file.training,
+        storage=file.storage,
+        metrics=file.metrics,
         probe_image=file.probes.image,
         probe_service_account=file.probes.serviceAccount,
         schedule_timeout=file.probes.scheduleTimeout,

@@ -72,6 +72,28 @@ class RunState:
             result = _with_cause(result, err)
         return result
 
+    def evaluate(self, check_id: str) -> CheckResult:
+        """Any check but the sweep's, by where it is implemented."""
+        from gpucheck import access
+
+        if check_id in inventory.ANALYZERS:
+            return self.evaluate_inventory(check_id)
+        if check_id in access.CHECKS:
+            return self.evaluate_access(check_id)
+        return self.evaluate_probe(check_id)
+
+    def evaluate_access(self, check_id: str) -> CheckResult:
+        from gpucheck import access
+
+        err = self.snapshot().error_for(("nodes",))
+        if err is not None:
+            return _with_cause(CheckResult.error(check_id, str(err)), err)
+        try:
+            result = access.evaluate(check_id, self)
+        except ClusterError as exc:
+            return _with_cause(CheckResult.error(check_id, str(exc)), exc)
+        return result
+
     def nodes_by_name(self) -> dict[str, Any]:
         return {n.metadata.name: n for n in self.snapshot().nodes}
 

@@ -51,6 +51,18 @@ class Cluster:
     def scheduling(self) -> client.SchedulingV1Api:
         return client.SchedulingV1Api(self.api)
 
+    @property
+    def storage(self) -> client.StorageV1Api:
+        return client.StorageV1Api(self.api)
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    @property
+    def authz(self) -> client.AuthorizationV1Api:
+        return client.AuthorizationV1Api(self.api)
+
     def call(self, fn: Callable[..., Any], *args: Any, verb: str, resource: str, **kwargs: Any) -> Any:
         """One API call with retries for transient failures only (429, 5xx, dropped connection)."""
         delay = 0.5

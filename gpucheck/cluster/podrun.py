@@ -44,25 +44,38 @@ class PodOutcome:
 
 def run_pod(cluster: Cluster, namespace: str, body: dict[str, Any], *, schedule_timeout: float,
             startup_timeout: float, run_timeout: float = 120.0, stop_when_unschedulable: bool = True,
-            keep: bool = False, cancel: threading.Event | None = None) -> PodOutcome:
+            keep: bool = False, cancel: threading.Event | None = None, logs: bool = True) -> PodOutcome:
     """Create `body` in `namespace` and follow it to Succeeded/Failed or a fatal state.
     Setting `cancel` (Ctrl-C elsewhere) ends the wait within a few seconds; the pod is
-    deleted on every path unless `keep`."""
+    deleted on every path unless `keep`. `logs=False` skips reading its log (a pod whose
+    output nobody grades)."""
     cancel = cancel or threading.Event()
     core = cluster.core
     name = body["metadata"]["name"]
     out = PodOutcome(name=name)
     created = time.monotonic()
-    cluster.call(core.create_namespaced_pod, namespace, body, verb="create", resource="pods")
+    try:
+        cluster.call(core.create_namespaced_pod, namespace, body, verb="create", resource="pods")
+    except ApiFailure as exc:
+        # A create retried after a timeout may find its own first attempt: that pod is ours.
+        if exc.status != 409 or not _ours(cluster, namespace, body):
+            raise
     try:
         _follow(cluster, namespace, out, created, schedule_timeout, startup_timeout, run_timeout,
                 stop_when_unschedulable, cancel)
-        if out.phase in ("Succeeded", "Failed"):
+        if logs and out.phase in ("Succeeded", "Failed"):
             out.log = cluster.call(read_log, core, name, namespace, verb="get", resource="pods/log")
     finally:
         if not keep:
             delete_pod(cluster, namespace, name)
     return out
+
+
+def _ours(cluster: Cluster, namespace: str, body: dict[str, Any]) -> bool:
+    pod = cluster.call(cluster.core.read_namespaced_pod, body["metadata"]["name"], namespace, verb="get",
+                       resource="pods")
+    want = body["metadata"].get("labels") or {}
+    return all((pod.metadata.labels or {}).get(k) == v for k, v in want.items())
 
 
 def delete_pod(cluster: Cluster, namespace: str, name: str) -> None:

@@ -6,8 +6,8 @@ import time
 from typing import Callable
 
 from gpucheck.config import Settings
-from gpucheck.inventory import (allocatable, device_plugin, driver_upgrade, drivers, gfd_labels, health, mig, nodes,
-                                runtime, taints, training_namespace)
+from gpucheck.inventory import (allocatable, autoscaling, device_plugin, driver_upgrade, drivers, gfd_labels, health,
+                                metrics_exporter, mig, nodes, runtime, storage_class, taints, training_namespace)
 from gpucheck.inventory.snapshot import Snapshot
 from gpucheck.model import CheckResult
 
@@ -37,6 +37,9 @@ ANALYZERS: dict[str, tuple[Analyzer, tuple[str, ...]]] = {
     "GPU-RT-001": (runtime.runtime_class, ("runtimeclasses",)),
     "GPU-NS-001": (training_namespace.quota_headroom, ("resourcequotas",)),
     "GPU-NS-002": (training_namespace.priority_class, ("priorityclasses",)),
+    "GPU-STORAGE-001": (storage_class.present, ("storageclasses",)),
+    "GPU-METRICS-001": (metrics_exporter.exporter, ("nodes", "daemonsets", "pods", "services", "servicemonitors")),
+    "GPU-SCALE-001": (autoscaling.coverage, ("nodes", "deployments", "nodepools")),
 }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gpucheck.cluster.client import Cluster
-from gpucheck.cluster.errors import ClusterError, Unreachable
+from gpucheck.cluster.errors import ApiFailure, ClusterError, Unreachable
 
 # kind -> (API group, resource): what a snapshot lists, and so what a read-only role must allow.
 KINDS: dict[str, tuple[str, str]] = {
@@ -23,7 +23,14 @@ KINDS: dict[str, tuple[str, str]] = {
     "runtimeclasses": ("node.k8s.io", "runtimeclasses"),
     "resourcequotas": ("", "resourcequotas"),
     "priorityclasses": ("scheduling.k8s.io", "priorityclasses"),
+    "services": ("", "services"),
+    "deployments": ("apps", "deployments"),
+    "storageclasses": ("storage.k8s.io", "storageclasses"),
+    "nodepools": ("karpenter.sh", "nodepools"),
+    "servicemonitors": ("monitoring.coreos.com", "servicemonitors"),
 }
+# Kinds of add-ons that may not be installed: a 404 (no such resource) is an empty list.
+OPTIONAL = frozenset({"nodepools", "servicemonitors"})
 READS: tuple[tuple[str, str], ...] = tuple(KINDS.values())
 
 
@@ -35,6 +42,12 @@ class Snapshot:
     runtimeclasses: list[Any] = field(default_factory=list)
     resourcequotas: list[Any] = field(default_factory=list)
     priorityclasses: list[Any] = field(default_factory=list)
+    services: list[Any] = field(default_factory=list)
+    deployments: list[Any] = field(default_factory=list)
+    storageclasses: list[Any] = field(default_factory=list)
+    nodepools: list[Any] = field(default_factory=list)
+    servicemonitors: list[Any] = field(default_factory=list)
+    absent: set[str] = field(default_factory=set)  # optional kinds whose API is not installed
     errors: dict[str, ClusterError] = field(default_factory=dict)
     requests: int = 0
     taken_at: float = field(default_factory=time.time)  # wall clock, for the age of timestamps
@@ -61,6 +74,16 @@ def take(cluster: Cluster) -> Snapshot:
                                                    resource="resourcequotas"),
         "priorityclasses": lambda: cluster.list_views(cluster.scheduling.list_priority_class,
                                                     resource="priorityclasses.scheduling.k8s.io"),
+        "services": lambda: cluster.list_views(cluster.core.list_service_for_all_namespaces, resource="services"),
+        "deployments": lambda: cluster.list_views(cluster.apps.list_deployment_for_all_namespaces,
+                                                resource="deployments.apps"),
+        "storageclasses": lambda: cluster.list_views(cluster.storage.list_storage_class,
+                                                   resource="storageclasses.storage.k8s.io"),
+        "nodepools": lambda: cluster.list_views(cluster.custom.list_cluster_custom_object, "karpenter.sh", "v1",
+                                              "nodepools", resource="nodepools.karpenter.sh"),
+        "servicemonitors": lambda: cluster.list_views(cluster.custom.list_cluster_custom_object,
+                                                    "monitoring.coreos.com", "v1", "servicemonitors",
+                                                    resource="servicemonitors.monitoring.coreos.com"),
     }
     before = cluster.requests
     for kind in KINDS:
@@ -69,6 +92,11 @@ def take(cluster: Cluster) -> Snapshot:
             continue
         try:
             setattr(snap, kind, readers[kind]())
+        except ApiFailure as exc:
+            if kind in OPTIONAL and exc.status == 404:
+                snap.absent.add(kind)
+            else:
+                snap.errors[kind] = exc
         except ClusterError as exc:
             snap.errors[kind] = exc
     snap.requests = cluster.requests - before

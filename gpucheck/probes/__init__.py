@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from gpucheck.cluster.errors import ClusterError
 from gpucheck.model import CheckResult
-from gpucheck.probes import isolation, mig_slice, smi_pod
+from gpucheck.probes import isolation, mig_slice, secrets_mount, smi_pod, startup, storage_claim
 
 if TYPE_CHECKING:
     from gpucheck.run import RunState
@@ -30,11 +30,13 @@ def _mig(state: "RunState") -> CheckResult:
 # Checks graded from the same probe pods are evaluated together, in one test and one process,
 # so that (under xdist too) they never describe different pods.
 GROUPS: dict[str, tuple[str, ...]] = {
-    "smi": ("GPU-SMI-001", "GPU-SMI-002", "GPU-SMI-003"),
+    "smi": ("GPU-SMI-001", "GPU-SMI-002", "GPU-SMI-003", "GPU-START-001"),
     "iso-taint": ("GPU-ISO-001",),
     "iso-nogpu": ("GPU-ISO-002",),
     "iso-pair": ("GPU-ISO-003",),
     "mig": ("GPU-MIG-004",),
+    "secrets": ("GPU-SECRET-001",),
+    "storage": ("GPU-STORAGE-002",),
 }
 
 CHECKS: dict[str, Callable[["RunState"], CheckResult]] = {
@@ -45,6 +47,10 @@ CHECKS: dict[str, Callable[["RunState"], CheckResult]] = {
     "GPU-ISO-002": lambda s: isolation.no_leak(s.probe("iso-nogpu")),
     "GPU-ISO-003": lambda s: isolation.distinct(s.probe("iso-pair")),
     "GPU-MIG-004": _mig,
+    "GPU-START-001": lambda s: startup.budget(s.probe("smi"), s.settings),
+    "GPU-SECRET-001": lambda s: secrets_mount.mount(s.cluster(), s.settings, s.workspace().labels),
+    "GPU-STORAGE-002": lambda s: storage_claim.claim(s.cluster(), s.settings, s.snapshot(), s.workspace().labels,
+                                                     s.run_id),
 }
 
 

@@ -31,7 +31,7 @@ from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 from gpucheck.sim import smi_render
-from gpucheck.sim.profiles import KWOK_NODE_ANN, SIM_ANN
+from gpucheck.sim.profiles import KWOK_NODE_ANN, POOL_LABEL, SIM_ANN
 
 log = logging.getLogger("gpucheck.sim.agent")
 
@@ -275,6 +275,8 @@ class Agent:
                     "kwok.x-k8s.io", "v1alpha1", pod.metadata.namespace, "logs", pod.metadata.name,
                     {**body, "metadata": {**body["metadata"], "resourceVersion": self.custom.get_namespaced_custom_object(
                         "kwok.x-k8s.io", "v1alpha1", pod.metadata.namespace, "logs", pod.metadata.name)["metadata"]["resourceVersion"]}})
+        # A node can be told to pull images slowly (the start-up budget scenario).
+        self.stop.wait(float(st.annotations.get(SIM_ANN + "image-pull-seconds", "0") or 0))
         all_gpus = sorted({i for g, _ in per_container.values() for i in g})
         all_migs = [m.__dict__ for _, ms in per_container.values() for m in ms]
         annotations = {STARTED: json.dumps({"gpus": all_gpus, "migs": all_migs}, separators=(",", ":"))}
@@ -308,9 +310,27 @@ class Agent:
             text = _replace_driver(text, driver)
         return text, 0
 
+    # -- volumes --------------------------------------------------------------------------------
+    def recycle_volumes(self) -> None:
+        """Return the sim's released PersistentVolumes to the pool (clear the claim), as a
+        dynamic provisioner would hand out a fresh volume for the next claim."""
+        while not self.stop.is_set():
+            try:
+                for ev in watch.Watch().stream(self.api.list_persistent_volume,
+                                               label_selector=POOL_LABEL + "=storage", timeout_seconds=300):
+                    pv = ev["object"]
+                    if ev["type"] != "DELETED" and pv.status and pv.status.phase == "Released":
+                        self.api.patch_persistent_volume(pv.metadata.name, {"spec": {"claimRef": None}})
+                    if self.stop.is_set():
+                        return
+            except Exception as exc:
+                log.warning("volume watch: %s; relisting", exc)
+                self.stop.wait(1)
+
     def run(self) -> None:
         threads = [threading.Thread(target=self.watch_nodes, daemon=True, name="nodes"),
-                   threading.Thread(target=self.watch_pods, daemon=True, name="pods")]
+                   threading.Thread(target=self.watch_pods, daemon=True, name="pods"),
+                   threading.Thread(target=self.recycle_volumes, daemon=True, name="volumes")]
         for t in threads:
             t.start()
         self.stop.wait()

@@ -330,14 +330,32 @@ def _bootstrap(api: Any, prof: profiles.Profile, say: Callable[[str], None]) -> 
     docs = [doc for doc in yaml.safe_load_all(
         (resources.files("gpucheck.sim") / "data" / "bootstrap.yaml").read_text()) if doc]
     ext = client.ApiextensionsV1Api(api)
+    custom = [d for d in docs if d["apiVersion"].split("/")[0] in CUSTOM_GROUPS]
     for doc in docs:
-        utils.create_from_dict(api, doc)
+        if doc not in custom:
+            utils.create_from_dict(api, doc)
     _wait_crd(ext, "logs.kwok.x-k8s.io")
+    for doc in custom:
+        create_custom(api, doc)
     nodes = profiles.node_objects(prof)
     core = client.CoreV1Api(api)
     say(f"gpucheck sim: creating {len(nodes)} nodes of profile {prof.name!r}")
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(lambda n: core.create_node(n), nodes))
+
+
+# API groups of bootstrap objects defined by a CRD in the same file (no typed client for them).
+CUSTOM_GROUPS = frozenset({"karpenter.sh"})
+
+
+def create_custom(api: Any, doc: dict[str, Any]) -> None:
+    """Create a custom resource, once its CRD serves it."""
+    from kubernetes import client
+
+    group, version = doc["apiVersion"].split("/")
+    plural = doc["kind"].lower() + "s"
+    _wait_crd(client.ApiextensionsV1Api(api), f"{plural}.{group}")
+    client.CustomObjectsApi(api).create_cluster_custom_object(group, version, plural, doc)
 
 
 def _wait_crd(ext: Any, name: str) -> None:

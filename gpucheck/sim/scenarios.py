@@ -155,7 +155,7 @@ def revert(api: Any, name: str) -> None:
             if status:
                 core.patch_node_status(node, {"status": status})
             _wait_node(core, node, ready=True)
-        elif kind == "deleteObject" and spec["kind"] != "DaemonSet":
+        elif kind == "deleteObject" and (spec["kind"], spec["name"]) != ("DaemonSet", _DS_NAME):
             _recreate(api, spec)
         elif kind in ("deleteObject", "patchDaemonSet"):
             ds = _bootstrap_daemonset()
@@ -204,7 +204,16 @@ def _recreate(api: Any, ref: dict[str, Any]) -> None:
     """Create again the bootstrap object a scenario deleted (already there is fine)."""
     from kubernetes import utils
 
+    from gpucheck.sim.cluster import CUSTOM_GROUPS, create_custom
+
     obj = next(d for d in _bootstrap_objects() if d["kind"] == ref["kind"] and d["metadata"]["name"] == ref["name"])
+    if obj["apiVersion"].split("/")[0] in CUSTOM_GROUPS:
+        try:
+            create_custom(api, copy.deepcopy(obj))
+        except Exception as exc:  # already back
+            if getattr(exc, "status", None) != 409:
+                raise
+        return
     try:
         utils.create_from_dict(api, copy.deepcopy(obj))
     except utils.FailToCreateError as exc:
@@ -223,6 +232,12 @@ def _delete(api: Any, ref: dict[str, Any]) -> None:
         "Namespace": lambda: client.CoreV1Api(api).delete_namespace(ref["name"]),
         "ResourceQuota": lambda: client.CoreV1Api(api).delete_namespaced_resource_quota(ref["name"], ref["namespace"]),
         "PriorityClass": lambda: client.SchedulingV1Api(api).delete_priority_class(ref["name"]),
+        "Secret": lambda: client.CoreV1Api(api).delete_namespaced_secret(ref["name"], ref["namespace"]),
+        "StorageClass": lambda: client.StorageV1Api(api).delete_storage_class(ref["name"]),
+        "PersistentVolume": lambda: client.CoreV1Api(api).delete_persistent_volume(ref["name"]),
+        "ClusterRoleBinding": lambda: client.RbacAuthorizationV1Api(api).delete_cluster_role_binding(ref["name"]),
+        "NodePool": lambda: client.CustomObjectsApi(api).delete_cluster_custom_object(
+            "karpenter.sh", "v1", "nodepools", ref["name"]),
     }
     try:
         kinds[ref["kind"]]()
