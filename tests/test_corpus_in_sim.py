@@ -19,6 +19,7 @@ from gpucheck.config import resolve
 from gpucheck.inventory import ANALYZERS, device_plugin, evaluate, gpu_nodes
 from gpucheck.inventory.snapshot import take
 from gpucheck.model import Status
+from gpucheck.sim import scenarios
 
 pytestmark = pytest.mark.sim
 
@@ -143,6 +144,8 @@ def loaded(sim, api):
             wait_deleted(core.list_node, name=name, timeout=60, what=f"node {name} gone")
         for ns in namespaces.values():
             wait_deleted(core.list_namespace, name=ns, timeout=120, what=f"namespace {ns} gone")
+        # The corpus nodes drew device-plugin pods; later tests read the plugin's counts.
+        scenarios.wait_device_plugin_settled(api)
 
 
 def test_every_corpus_node_has_an_expectation():

@@ -257,3 +257,18 @@ def test_bad_settings_for_the_new_checks_name_the_key(bad, tmp_path):
     cfg.write_text(bad)
     with pytest.raises(SettingsError, match=r"config file .*c\.yaml: (training|gfdMaxAgeHours|health)"):
         resolve(cli={"config_file": str(cfg)}, env={})
+
+
+# --- GPU-DP-002: the plugin's own counts -------------------------------------------------
+
+def test_a_daemonset_whose_counts_disagree_fails_and_says_why_even_with_every_node_ready():
+    ds = View({"metadata": {"name": "nvidia-device-plugin-daemonset", "namespace": "kube-system", "uid": "u1"},
+               "spec": {"template": {"metadata": {}, "spec": {"containers": [
+                   {"name": "p", "image": "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"}]}}},
+               "status": {"desiredNumberScheduled": 2, "numberReady": 1, "numberAvailable": 1}})
+    pod = View({"metadata": {"name": "p0", "namespace": "kube-system",
+                             "ownerReferences": [{"kind": "DaemonSet", "uid": "u1", "name": ds.metadata.name}]},
+                "spec": {"nodeName": "n0"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    r = run("GPU-DP-002", nodes=[node("n0")], daemonsets=[ds], pods=[pod])
+    assert r.status == Status.FAIL
+    assert r.summary == "DaemonSet/kube-system/nvidia-device-plugin-daemonset: desired 2, ready 1, available 1"

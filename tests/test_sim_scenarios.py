@@ -45,15 +45,18 @@ def fingerprint(api) -> dict:
     quotas = sorted(f"{q.metadata.namespace}/{q.metadata.name}"
                     for q in core.list_resource_quota_for_all_namespaces().items)
     priority = sorted(p.metadata.name for p in client.SchedulingV1Api(api).list_priority_class().items)
-    return {"nodes": nodes, "ds": ds_fp, "namespaces": namespaces, "quotas": quotas, "priority": priority}
-
-
-def _ds_ready(api) -> None:
-    apps = client.AppsV1Api(api)
-    wait_for(apps.list_namespaced_daemon_set,
-             lambda d: d.status.desired_number_scheduled == 5 and d.status.number_ready == 5
-             and d.status.updated_number_scheduled == 5,
-             DS[0], name=DS[1], timeout=60, what="the device plugin to be ready on all 5 GPU nodes")
+    daemonsets = sorted(f"{d.metadata.namespace}/{d.metadata.name}"
+                        for d in apps.list_daemon_set_for_all_namespaces().items)
+    secrets = sorted(s.metadata.name for s in core.list_namespaced_secret("default").items)
+    storage = client.StorageV1Api(api)
+    classes = sorted(c.metadata.name for c in storage.list_storage_class().items)
+    volumes = sorted(v.metadata.name for v in core.list_persistent_volume().items)
+    bindings = sorted(b.metadata.name for b in client.RbacAuthorizationV1Api(api).list_cluster_role_binding().items)
+    nodepools = sorted(p["metadata"]["name"] for p in client.CustomObjectsApi(api).list_cluster_custom_object(
+        "karpenter.sh", "v1", "nodepools")["items"])
+    return {"nodes": nodes, "ds": ds_fp, "namespaces": namespaces, "quotas": quotas, "priority": priority,
+            "daemonsets": daemonsets, "secrets": secrets, "storageclasses": classes, "volumes": volumes,
+            "clusterrolebindings": bindings, "nodepools": nodepools}
 
 
 def _ns_gone(api, name: str) -> None:
@@ -65,18 +68,21 @@ def _ns_gone(api, name: str) -> None:
 @pytest.mark.parametrize("name", sorted(scenarios.catalog()))
 def test_scenario_applies_and_reverts(api, name):
     before = fingerprint(api)
-    touched = scenarios.apply(api, name)
-    assert touched
-    if name == "device-plugin-not-ready":
-        ds = wait_for(client.AppsV1Api(api).list_namespaced_daemon_set, lambda d: d.status.number_ready == 4,
-                      DS[0], name=DS[1], timeout=30, what="the device plugin to report 4 of 5 ready")
-        assert ds.status.desired_number_scheduled == 5
-    else:
-        assert fingerprint(api) != before, f"{name} changed nothing visible"
-    scenarios.revert(api, name)
+    try:
+        touched = scenarios.apply(api, name)
+        assert touched
+        if name == "device-plugin-not-ready":
+            ds = wait_for(client.AppsV1Api(api).list_namespaced_daemon_set, lambda d: d.status.number_ready == 4,
+                          DS[0], name=DS[1], timeout=30, what="the device plugin to report 4 of 5 ready")
+            assert ds.status.desired_number_scheduled == 5
+        else:
+            assert fingerprint(api) != before, f"{name} changed nothing visible"
+    finally:
+        # Even when an assertion above fails: later tests share this cluster.
+        scenarios.revert(api, name)
     if name == "gpu-squatter":
         _ns_gone(api, "team-web")
-    _ds_ready(api)
+    scenarios.wait_device_plugin_settled(api)
     assert fingerprint(api) == before
 
 

@@ -113,10 +113,17 @@ def ready(snap: Snapshot, settings: Settings) -> CheckResult:
         else:
             findings.append(Finding(Status.PASS, f"{g.name}: device plugin Ready", f"Node/{g.name}"))
     bad = [f for f in findings if f.status == Status.FAIL and f.object.startswith("Node/")]
-    return CheckResult.of("GPU-DP-002", findings,
-                          f"device plugin not Ready on {len(bad)} of {len(nodes)} GPU nodes: "
-                          + ", ".join(f.object.split("/", 1)[1] for f in bad) if bad
-                          else f"Ready on all {len(nodes)} GPU nodes")
+    # Every node may have a Ready pod while the DaemonSet's own counts disagree (pods on
+    # nodes gpucheck does not count as GPU nodes, a rollout in progress): say so.
+    counts = [f.message for f in findings if f.status == Status.FAIL and f.object.startswith("DaemonSet/")]
+    if bad:
+        summary = (f"device plugin not Ready on {len(bad)} of {len(nodes)} GPU nodes: "
+                   + ", ".join(f.object.split("/", 1)[1] for f in bad))
+    elif counts:
+        summary = "; ".join(counts)
+    else:
+        summary = f"Ready on all {len(nodes)} GPU nodes"
+    return CheckResult.of("GPU-DP-002", findings, summary)
 
 
 def _waiting_reason(p: Any) -> str:

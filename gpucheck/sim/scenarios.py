@@ -176,6 +176,25 @@ def revert(api: Any, name: str) -> None:
                 core.delete_namespaced_pod(p.metadata.name, spec["namespace"], grace_period_seconds=0)
 
 
+def wait_device_plugin_settled(api: Any, timeout: float = 60) -> None:
+    """Until the device plugin DaemonSet counts exactly the profile's GPU nodes as desired,
+    ready, available and up to date: the controller catches up with node and template changes
+    asynchronously, and the checks read those counts."""
+    from kubernetes import client
+
+    from gpucheck.cluster.wait import wait_for
+
+    want = _profile_of(api).gpu_node_count
+
+    def settled(d: Any) -> bool:
+        st = d.status
+        return bool(st) and st.desired_number_scheduled == st.number_ready == want and \
+            (st.number_available or 0) == want and st.updated_number_scheduled == want
+
+    wait_for(client.AppsV1Api(api).list_namespaced_daemon_set, settled, _DS_NS, name=_DS_NAME,
+             timeout=timeout, what=f"the device plugin to be ready on all {want} GPU nodes")
+
+
 def _wait_node(core: Any, node: str, ready: bool, timeout: float = 60) -> None:
     """Until the node reports the wanted Ready state and, when Ready, the node lifecycle
     controller has lifted its not-ready/unreachable taints."""
