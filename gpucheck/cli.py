@@ -233,6 +233,34 @@ def _sim_up(name: str) -> Any:
     return cluster.up(name=name, say=_say)
 
 
+@cli.command("clean")
+@click.option("--kubeconfig", default=None, help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster).")
+@click.option("--context", default=None, help="Kubeconfig context.")
+@click.option("--namespace", "namespaces", multiple=True, metavar="NS",
+              help="Also look here for pods and claims when the role may not list them cluster-wide (repeatable).")
+@click.option("--all", "everything", is_flag=True,
+              help="Remove every run's objects, expired or not (only when no gpucheck run is active).")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+def clean_cmd(kubeconfig: str | None, context: str | None, namespaces: tuple[str, ...], everything: bool,
+              dry_run: bool) -> None:
+    """Remove what dead gpucheck runs left: namespaces, pods and claims with a run label."""
+    from gpucheck.cluster import janitor
+    from gpucheck.cluster.client import connect
+    from gpucheck.cluster.errors import ClusterError
+
+    try:
+        swept = janitor.run(connect(kubeconfig, context), current_run=None, namespaces=namespaces,
+                            everything=everything, dry_run=dry_run)
+    except ClusterError as exc:
+        _fail(str(exc), exitcodes.UNREACHABLE)
+    for ref in swept.removed:
+        click.echo(f"{'would remove' if dry_run else 'removed'} {ref}")
+    for why in swept.skipped:
+        click.echo(f"could not check {why}", err=True)
+    click.echo(f"{len(swept.removed)} object(s) {'to remove' if dry_run else 'removed'}, "
+               f"{swept.kept} of live runs kept" + (" (--all: none kept)" if everything else ""))
+
+
 @cli.command("checks")
 @click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
 @click.option("--profile", default="full", show_default=True, help="Only checks that run in this profile.")

@@ -8,6 +8,8 @@ gpucheck's policy (see gpucheck.exitcodes).
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
@@ -66,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     session = GpucheckSession(state, is_worker=workerinput is not None)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "gpucheck-session")
+    session.previous_sigterm = _sigterm_interrupts()
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(suites_dir())]
 
@@ -75,6 +78,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if session is not None:
         del config.stash[SESSION]
         config.pluginmanager.unregister(session)
+        if session.previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, session.previous_sigterm)
+
+
+def _sigterm_interrupts() -> Any:
+    """SIGTERM (a CronJob's deadline, `kubectl delete pod`, CI cancelling a job) ends the run
+    as Ctrl-C does: checks stop, probe pods and the workspace are removed, the report is
+    written, exit code 2. Python's default would die on the spot and leave pods behind."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _check_ids(item: pytest.Item) -> tuple[str, ...]:
@@ -105,6 +123,16 @@ class GpucheckSession:
         self.is_worker = is_worker
         self.report: report.Report | None = None
         self.paths: dict[str, str] = {}
+        self.previous_sigterm: Any = None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # The controller (or a lone process) sweeps up what killed runs left, before this run
+        # adds its own objects; workers share the controller's run and leave it to it.
+        if self.is_worker:
+            return
+        line = self.state.janitor()
+        if line:
+            session.config.get_terminal_writer().line(f"gpucheck: janitor: {line}")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:

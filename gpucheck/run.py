@@ -21,6 +21,7 @@ from gpucheck.model import CheckResult, Status
 
 RESULT_KEY = "gpucheck.result"
 CAUSE = "cause"  # evidence key on ERROR findings: the ClusterError class name
+CLEANUP_BUDGET_S = 30.0  # within workspace.CLEANUP_GRACE_S, so a janitor never races a cleanup
 
 
 @dataclass
@@ -85,7 +86,9 @@ class RunState:
     def evaluate_access(self, check_id: str) -> CheckResult:
         from gpucheck import access
 
-        err = self.snapshot().error_for(("nodes",))
+        snap = self.snapshot()
+        # An unreachable server fails every check at once; otherwise only what a check reads counts.
+        err = next(iter(snap.errors.values())) if snap.unreachable else snap.error_for(access.KINDS[check_id])
         if err is not None:
             return _with_cause(CheckResult.error(check_id, str(err)), err)
         try:
@@ -99,8 +102,29 @@ class RunState:
 
     def workspace(self) -> Workspace:
         if self._workspace is None:
-            self._workspace = Workspace(self.cluster(), self.run_id, self.settings.namespace)
+            self._workspace = self._new_workspace()
         return self._workspace
+
+    def _new_workspace(self) -> Workspace:
+        s = self.settings
+        others = (s.training.namespace, s.sweep.namespace) if s.profile != "quick" else ()
+        return Workspace(self.cluster(), self.run_id, s.namespace, tuple(n for n in others if n))
+
+    def janitor(self) -> str | None:
+        """Remove what dead runs left (by label, once expired); a line to show when it did
+        something or could not look. Runs that create nothing (quick) need no janitor."""
+        from gpucheck.cluster import janitor
+
+        if self.settings.profile == "quick":
+            return None
+        try:
+            ws = self._new_workspace()
+            swept = janitor.run(self.cluster(), current_run=self.run_id,
+                                namespaces=(ws.namespace, *ws.other_namespaces),
+                                run_namespaces=self.settings.namespace is None)
+        except ClusterError:
+            return None  # the checks say why the cluster cannot be used
+        return swept.line() if swept.removed or swept.skipped else None
 
     def probe(self, kind: str, with_bodies: bool = False) -> Any:
         """Run the probe pods of `kind` once per process and keep their outcomes."""
@@ -150,7 +174,10 @@ class RunState:
         if self.settings.profile == "quick" and self._workspace is None:
             return None
         try:
-            ws = self._workspace or Workspace(self.cluster(), self.run_id, self.settings.namespace)
+            cluster = self.cluster()
+            # Cleanup gets a budget of its own: a run stopped by its deadline must still clean up.
+            cluster.deadline = time.monotonic() + CLEANUP_BUDGET_S
+            ws = self._workspace or self._new_workspace()
             ws.remove()
         except ClusterError as exc:
             return f"could not remove the run's workspace {self.run_id}: {exc}"

@@ -16,6 +16,8 @@ CHECKS: dict[str, Callable[["RunState"], CheckResult]] = {
     "GPU-SA-001": lambda s: service_account.review(s.cluster(), s.settings),
     "GPU-METRICS-002": lambda s: prometheus.series(s.snapshot(), s.settings),
 }
+# The snapshot kinds each check reads besides its own requests (see gpucheck.inventory.snapshot).
+KINDS: dict[str, tuple[str, ...]] = {"GPU-SA-001": (), "GPU-METRICS-002": ("nodes",)}
 
 
 def evaluate(check_id: str, state: "RunState") -> CheckResult:

@@ -17,7 +17,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from gpucheck.cluster.errors import ApiFailure, ConfigError, DeadlineExceeded, Forbidden, Unreachable
+from gpucheck.cluster.errors import ApiFailure, ClusterError, ConfigError, DeadlineExceeded, Forbidden, Unreachable
 from gpucheck.cluster.view import View
 
 TRANSIENT = {429, 500, 502, 503, 504}
@@ -33,6 +33,11 @@ class Cluster:
     retries: int = 3
     timeout: float = 10.0
     deadline: float | None = None  # time.monotonic() value after which no call starts
+    # Once the server has answered, a dropped connection is most likely a restart (an upgrade,
+    # a control-plane node replaced): ride it out this long. A server that never answered is
+    # misconfigured or down, and fails after `retries` quick attempts.
+    outage_budget_s: float = 45.0
+    answered: bool = False
     _sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     @property
@@ -66,7 +71,10 @@ class Cluster:
     def call(self, fn: Callable[..., Any], *args: Any, verb: str, resource: str, **kwargs: Any) -> Any:
         """One API call with retries for transient failures only (429, 5xx, dropped connection)."""
         delay = 0.5
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        outage_since: float | None = None
+        while True:
+            attempt += 1
             timeout = self.timeout
             if self.deadline is not None:
                 left = self.deadline - time.monotonic()
@@ -75,28 +83,48 @@ class Cluster:
                 timeout = min(timeout, left)
             self.requests += 1
             try:
-                return fn(*args, _request_timeout=timeout, **kwargs)
+                result = fn(*args, _request_timeout=timeout, **kwargs)
+                self.answered = True
+                return result
             except ApiException as exc:
-                if exc.status == 403:
-                    raise Forbidden(
-                        f"forbidden: {self.source} may not {verb} {resource}: {_server_message(exc)}",
-                        verb, resource) from None
-                if exc.status == 401:
-                    raise ConfigError(f"the API server at {self.server} rejected the credentials of "
-                                      f"{self.source} (401 Unauthorized)") from None
-                if exc.status in TRANSIENT and attempt < self.retries:
-                    self._sleep(_retry_after(exc, delay))
-                    delay = min(delay * 2, 8)
-                    continue
-                raise ApiFailure(f"{verb} {resource} failed: {exc.status} {exc.reason}", exc.status) from None
+                self.answered = True
+                if exc.status in TRANSIENT and attempt <= self.retries:
+                    wait = _retry_after(exc, delay)
+                    if self._may_wait(wait):
+                        self._sleep(wait)
+                        delay = min(delay * 2, 8)
+                        continue
+                    # Waiting as asked would pass the run's deadline: fail now, with the reason.
+                raise self.error(exc, verb, resource, attempt) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if attempt < self.retries and not isinstance(exc, urllib3.exceptions.SSLError):
+                now = time.monotonic()
+                outage_since = outage_since if outage_since is not None else now
+                patient = self.answered and now - outage_since + delay < self.outage_budget_s
+                if not isinstance(exc, urllib3.exceptions.SSLError) and (attempt <= self.retries or patient) \
+                        and self._may_wait(delay):
                     self._sleep(delay)
                     delay = min(delay * 2, 8)
                     continue
                 raise Unreachable(f"cannot reach the API server at {self.server} ({self.source}): "
-                                  f"{_short(exc)}") from None
-        raise AssertionError("unreachable")
+                                  f"{_short(exc)}" + (f" for {now - outage_since:.0f}s" if patient or
+                                                      now - outage_since >= 1 else "")) from None
+
+    def error(self, exc: ApiException, verb: str, resource: str, attempts: int = 1) -> ClusterError:
+        """The ClusterError for an API error answer (also for calls that cannot go through
+        `call`, such as a watch stream)."""
+        if exc.status == 403:
+            return Forbidden(f"forbidden: {self.source} may not {verb} {resource}: {_server_message(exc)}",
+                             verb, resource)
+        if exc.status == 401:
+            return ConfigError(f"the API server at {self.server} rejected the credentials of "
+                               f"{self.source} (401 Unauthorized)")
+        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+        said = _server_message(exc)
+        said = f": {said}" if said and said != exc.reason else ""
+        return ApiFailure(f"{verb} {resource} failed: {exc.status} {exc.reason}{tries}{said}", exc.status)
+
+    def _may_wait(self, seconds: float) -> bool:
+        return self.deadline is None or time.monotonic() + seconds < self.deadline
 
     def list_all(self, fn: Callable[..., Any], *args: Any, resource: str, **kwargs: Any) -> list[Any]:
         """Every item of a LIST, page by page (limit/continue), so huge clusters stay cheap."""

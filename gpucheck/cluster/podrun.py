@@ -12,11 +12,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import urllib3
 from kubernetes import watch
+from kubernetes.client.rest import ApiException
 
 from gpucheck.cluster.client import Cluster
 from gpucheck.cluster.errors import ApiFailure, DeadlineExceeded
 from gpucheck.cluster.pods import read_log
+from gpucheck.cluster.workspace import stamp
 
 FATAL_WAITING = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerError",
                  "CreateContainerConfigError", "RunContainerError", "CrashLoopBackOff"}
@@ -55,7 +58,7 @@ def run_pod(cluster: Cluster, namespace: str, body: dict[str, Any], *, schedule_
     out = PodOutcome(name=name)
     created = time.monotonic()
     try:
-        cluster.call(core.create_namespaced_pod, namespace, body, verb="create", resource="pods")
+        cluster.call(core.create_namespaced_pod, namespace, stamp(body, cluster), verb="create", resource="pods")
     except ApiFailure as exc:
         # A create retried after a timeout may find its own first attempt: that pod is ours.
         if exc.status != 409 or not _ours(cluster, namespace, body):
@@ -94,6 +97,9 @@ _SLICE_S = 5
 def _follow(cluster: Cluster, namespace: str, out: PodOutcome, created: float, schedule_timeout: float,
             startup_timeout: float, run_timeout: float, stop_when_unschedulable: bool,
             cancel: threading.Event) -> None:
+    """Read the pod, then watch it from what was read. A dropped watch (the API server
+    restarting, a proxy cutting long requests) resumes with a fresh read through
+    `Cluster.call`, which rides out a short outage and raises Unreachable after a long one."""
     core = cluster.core
     selector = f"metadata.name={out.name}"
     rv = None
@@ -111,33 +117,46 @@ def _follow(cluster: Cluster, namespace: str, out: PodOutcome, created: float, s
                 if "running" not in out.times else "RunTimeout"
             out.message = out.message or f"pod still {out.phase} after its budget"
             return
+        if rv is None:
+            listed = cluster.call(core.list_namespaced_pod, namespace, field_selector=selector, verb="list",
+                                  resource="pods")
+            if not listed.items:
+                _deleted(out)
+                return
+            if _observe(listed.items[0], out, created, stop_when_unschedulable):
+                return
+            rv = listed.metadata.resource_version
+            continue
         w = watch.Watch()
         try:
-            kwargs: dict[str, Any] = {"field_selector": selector,
-                                      "timeout_seconds": max(1, int(min(budget, _SLICE_S)))}
-            if rv:
-                kwargs["resource_version"] = rv
             cluster.requests += 1
-            for ev in w.stream(core.list_namespaced_pod, namespace, **kwargs):
+            for ev in w.stream(core.list_namespaced_pod, namespace, field_selector=selector, resource_version=rv,
+                               timeout_seconds=max(1, int(min(budget, _SLICE_S)))):
                 pod = ev["object"]
-                if isinstance(pod, dict):  # ERROR event (410 Gone): relist
+                if isinstance(pod, dict):  # ERROR event (410 Gone): read again
                     rv = None
                     break
                 rv = pod.metadata.resource_version
                 if ev["type"] == "DELETED":
-                    out.phase, out.reason = "Deleted", "Deleted"
-                    out.message = "the pod was deleted by someone else while gpucheck waited for it"
+                    _deleted(out)
                     return
                 if _observe(pod, out, created, stop_when_unschedulable):
                     return
                 if cancel.is_set() or _budget(out, created, schedule_timeout, startup_timeout, run_timeout) <= 0:
                     break
-        except Exception as exc:  # a dropped watch is resumed; anything else is the caller's
-            if "410" not in str(exc) and not isinstance(exc, (OSError, ConnectionError)):
-                raise
+        except ApiException as exc:
+            if exc.status != 410:
+                raise cluster.error(exc, "watch", "pods") from None
             rv = None
+        except (OSError, urllib3.exceptions.HTTPError):
+            rv = None  # dropped: the next read waits for the server through Cluster.call
         finally:
             w.stop()
+
+
+def _deleted(out: PodOutcome) -> None:
+    out.phase, out.reason = "Deleted", "Deleted"
+    out.message = "the pod was deleted by someone else while gpucheck waited for it"
 
 
 def _budget(out: PodOutcome, created: float, schedule_timeout: float, startup_timeout: float,

@@ -9,8 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+import urllib3
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
+
+from gpucheck.cluster.errors import DeadlineExceeded
 
 
 class WaitTimeout(TimeoutError):
@@ -28,6 +31,8 @@ def wait_for(
     name: str,
     timeout: float,
     what: str,
+    cluster: Any = None,
+    resource: str = "objects",
     **list_kwargs: Any,
 ) -> Any:
     """Return the object named `name` (listed by `list_fn`) once `predicate` holds for it.
@@ -37,6 +42,10 @@ def wait_for(
     the client's own method, not a wrapper, because the watch decodes events by the return
     type its docstring names. A predicate may raise to fail fast (say, on an
     ImagePullBackOff) and that exception propagates.
+
+    With `cluster` (a gpucheck.cluster.client.Cluster) the reads go through its retries and
+    errors come out as its ClusterErrors, and a dropped watch is resumed by a fresh read;
+    `resource` names what is read in those errors.
     """
     deadline = time.monotonic() + timeout
     selector = f"metadata.name={name}"
@@ -44,7 +53,11 @@ def wait_for(
     rv = None
     while True:
         if rv is None:
-            items = list_fn(*list_args, field_selector=selector, **list_kwargs)
+            if cluster is not None:
+                items = cluster.call(list_fn, *list_args, field_selector=selector, verb="list", resource=resource,
+                                     **list_kwargs)
+            else:
+                items = list_fn(*list_args, field_selector=selector, **list_kwargs)
             rv = items.metadata.resource_version
             if items.items:
                 last = items.items[0]
@@ -53,6 +66,10 @@ def wait_for(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}", last)
+        if cluster is not None and cluster.deadline is not None:
+            if cluster.deadline <= time.monotonic():
+                raise DeadlineExceeded(f"the run's deadline passed while waiting for {what}")
+            remaining = min(remaining, cluster.deadline - time.monotonic())
         w = watch.Watch()
         try:
             for ev in w.stream(list_fn, *list_args, field_selector=selector, resource_version=rv,
@@ -77,7 +94,13 @@ def wait_for(
             if exc.status == 410:
                 rv = None
                 continue
+            if cluster is not None:
+                raise cluster.error(exc, "watch", resource) from None
             raise
+        except (OSError, urllib3.exceptions.HTTPError):
+            if cluster is None:
+                raise
+            rv = None  # dropped: read again through the cluster's retries
         finally:
             w.stop()
 

@@ -10,6 +10,7 @@ from typing import Any
 from gpucheck.cluster.client import Cluster
 from gpucheck.cluster.errors import ApiFailure
 from gpucheck.cluster.wait import WaitTimeout, wait_for
+from gpucheck.cluster.workspace import stamp
 from gpucheck.inventory.storage_class import default_class
 from gpucheck.model import CheckResult, Finding, Status
 from gpucheck.probes import training_pods
@@ -54,7 +55,7 @@ def claim(cluster: Cluster, settings: Any, snap: Any, labels: dict[str, str], ru
     findings = []
     started = time.monotonic()
     try:
-        cluster.call(cluster.core.create_namespaced_persistent_volume_claim, ns, body, verb="create",
+        cluster.call(cluster.core.create_namespaced_persistent_volume_claim, ns, stamp(body, cluster), verb="create",
                      resource="persistentvolumeclaims")
     except ApiFailure as exc:
         if exc.status != 409:  # 409: a retried create found its own first attempt (the name is this run's)
@@ -64,7 +65,8 @@ def claim(cluster: Cluster, settings: Any, snap: Any, labels: dict[str, str], ru
         if binding != "WaitForFirstConsumer":
             try:
                 wait_for(cluster.core.list_namespaced_persistent_volume_claim, lambda p: p.status.phase == "Bound",
-                         ns, name=name, timeout=settings.schedule_timeout, what=f"claim {name} to bind")
+                         ns, name=name, timeout=settings.schedule_timeout, what=f"claim {name} to bind",
+                         cluster=cluster, resource="persistentvolumeclaims")
             except WaitTimeout:
                 findings.append(Finding(Status.FAIL, f"a {st.size} {st.accessMode} claim of StorageClass {sc} did not "
                                         f"bind in {settings.schedule_timeout:g}s: no volume matches and no provisioner "

@@ -275,6 +275,7 @@ class Agent:
                     "kwok.x-k8s.io", "v1alpha1", pod.metadata.namespace, "logs", pod.metadata.name,
                     {**body, "metadata": {**body["metadata"], "resourceVersion": self.custom.get_namespaced_custom_object(
                         "kwok.x-k8s.io", "v1alpha1", pod.metadata.namespace, "logs", pod.metadata.name)["metadata"]["resourceVersion"]}})
+            self._until_served(pod, logs[0]["containers"][0])
         # A node can be told to pull images slowly (the start-up budget scenario).
         self.stop.wait(float(st.annotations.get(SIM_ANN + "image-pull-seconds", "0") or 0))
         all_gpus = sorted({i for g, _ in per_container.values() for i in g})
@@ -284,6 +285,27 @@ class Agent:
             annotations[EXIT_CODE] = str(exit_code)
         self.api.patch_namespaced_pod(pod.metadata.name, pod.metadata.namespace,
                                       {"metadata": {"annotations": annotations}})
+
+    def _until_served(self, pod: Any, container: str, timeout: float = 20.0) -> None:
+        """A kubelet serves a container's log as soon as the container exists. kwok serves it
+        once its informer has seen the Logs object, which lags after an API server restart:
+        hold the pod back until kwok answers, so a sim pod never runs with an unreadable log."""
+        delay, waited = 0.05, 0.0
+        while waited < timeout and not self.stop.is_set():
+            try:
+                self.api.read_namespaced_pod_log(pod.metadata.name, pod.metadata.namespace, container=container,
+                                                 limit_bytes=1, _request_timeout=5)
+                return
+            except ApiException as exc:
+                if exc.status == 404:
+                    return  # the pod is gone
+            except Exception:  # the API server itself restarting: same wait
+                pass
+            self.stop.wait(delay)
+            waited += delay
+            delay = min(delay * 2, 1.0)
+        log.warning("kwok did not serve the log of %s/%s within %.0fs", pod.metadata.namespace,
+                    pod.metadata.name, timeout)
 
     def _output(self, st: NodeState, node: str, mode: str, gpus: list[int],
                 migs: list[smi_render.MigSlice], requested: bool) -> tuple[str, int]:

@@ -120,6 +120,39 @@ def down(name: str, say: Callable[[str], None] = lambda s: None) -> bool:
     return True
 
 
+RESTARTABLE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "sim-agent")
+
+
+def restart(name: str, component: str, down_for: float = 0.0, timeout: float = 60.0) -> None:
+    """Stop one daemon of a running cluster and start it again with the same command line,
+    after `down_for` seconds of outage: what an upgrade or a crash does to a control plane.
+    Returns once it is back (for the API server: answering /readyz)."""
+    if component not in RESTARTABLE:
+        raise SimError(f"cannot restart {component!r}; restartable: {', '.join(RESTARTABLE)}")
+    i = info(name)
+    if i is None or not i.healthy:
+        raise SimError(f"no healthy simulated cluster named {name!r}")
+    procs = list(i.procs)
+    old = next(p for p in procs if p.name == component)
+    argv = Path(f"/proc/{old.pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    environ = dict(e.split(b"=", 1) for e in Path(f"/proc/{old.pid}/environ").read_bytes().split(b"\0") if b"=" in e)
+    _write_state(i.dir, phase="restarting")
+    try:
+        processes.terminate([old], grace=1.0)  # a crash or a hard restart, not a drained shutdown
+        if down_for > 0:
+            time.sleep(down_for)  # the outage itself: deliberately this long
+        new = processes.spawn(component, [a.decode() for a in argv], Path(old.log),
+                              env={k.decode(): v.decode() for k, v in environ.items()})
+        procs[procs.index(old)] = new
+        processes.save(procs, i.dir / "procs.json")
+        if component == "kube-apiserver":
+            p = pki.Pki(i.dir / "pki")
+            processes.wait_until(processes.http_ok(f"{i.server}/readyz", _ssl_ctx(p)), time.monotonic() + timeout,
+                                 new, "answering /readyz", interval=0.2)
+    finally:
+        _write_state(i.dir, phase="ready")
+
+
 def prune_orphans(say: Callable[[str], None] = lambda s: None) -> list[str]:
     """Remove clusters whose owning process died (a killed test run) or that are broken."""
     removed = []
@@ -127,7 +160,8 @@ def prune_orphans(say: Callable[[str], None] = lambda s: None) -> list[str]:
         state = _read_state(i.dir)
         owner = state.get("owner_pid")
         dead_owner = owner is not None and not _pid_alive(int(owner))
-        broken = i.phase not in ("ready", "starting") or (i.phase == "ready" and not i.healthy)
+        # "restarting": a daemon is down on purpose (gpucheck.sim.cluster.restart), not broken.
+        broken = i.phase not in ("ready", "starting", "restarting") or (i.phase == "ready" and not i.healthy)
         stale_start = i.phase == "starting" and owner is not None and dead_owner
         if dead_owner or broken or stale_start:
             down(i.name)
