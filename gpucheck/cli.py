@@ -184,26 +184,37 @@ def sim_scenarios() -> None:
 
 
 # -- run, checks, report ---------------------------------------------------------------------
-@cli.command("run", context_settings={"ignore_unknown_options": True})
-@click.option("--kubeconfig", default=None, help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster).")
-@click.option("--context", default=None, help="Kubeconfig context.")
-@click.option("--sim", "sim_name", is_flag=False, flag_value="gpucheck", default=None, metavar="[NAME]",
-              help="Run against a simulated cluster, starting it if needed (default name: gpucheck).")
-@click.option("--namespace", default=None, help="Workspace namespace for probe pods.")
-@click.option("--profile", default=None, help="quick | standard (default) | full.")
-@click.option("--select", default=None, help="Only these check ids (comma-separated).")
-@click.option("--skip", default=None, help="Skip these check ids (comma-separated).")
-@click.option("--report", "report_dir", default=None, help="Report directory (default: ./gpucheck-report).")
-@click.option("--config", "config_file", default=None, help="YAML expectations file.")
-@click.option("--fail-on", default=None, help="critical | major (default) | warn.")
-@click.option("--timeout", default=None, help="Deadline for the whole run in seconds (default: 600).")
-@click.option("-n", "--workers", default=None, help="Run checks in parallel (pytest-xdist), e.g. 2 or auto.")
-@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def run_cmd(kubeconfig: str | None, context: str | None, sim_name: str | None, namespace: str | None,
-            profile: str | None, select: str | None, skip: str | None, report_dir: str | None,
-            config_file: str | None, fail_on: str | None, timeout: str | None, workers: str | None,
-            pytest_args: tuple[str, ...]) -> None:
-    """Run the readiness checks and write the report (pytest --gpucheck underneath)."""
+_RUN_OPTIONS = (
+    click.option("--kubeconfig", default=None, help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)."),
+    click.option("--context", default=None, help="Kubeconfig context."),
+    click.option("--sim", "sim_name", is_flag=False, flag_value="gpucheck", default=None, metavar="[NAME]",
+                 help="Run against a simulated cluster, starting it if needed (default name: gpucheck)."),
+    click.option("--namespace", default=None, help="Workspace namespace for probe pods."),
+    click.option("--profile", default=None, help="quick | standard (default) | full."),
+    click.option("--select", default=None, help="Only these check ids (comma-separated)."),
+    click.option("--skip", default=None, help="Skip these check ids (comma-separated)."),
+    click.option("--report", "report_dir", default=None, help="Report directory (default: ./gpucheck-report)."),
+    click.option("--config", "config_file", default=None, help="YAML expectations file."),
+    click.option("--fail-on", default=None, help="critical | major (default) | warn."),
+    click.option("--timeout", default=None, help="Deadline for the whole run in seconds (default: 600)."),
+    click.option("-n", "--workers", default=None, help="Run checks in parallel (pytest-xdist), e.g. 2 or auto."),
+)
+
+
+def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of `gpucheck run`, for every command that runs the suite; the command
+    hands them to run_suite as keyword arguments."""
+    for option in reversed(_RUN_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str | None, sim_name: str | None,
+              namespace: str | None, profile: str | None, select: str | None, skip: str | None,
+              report_dir: str | None, config_file: str | None, fail_on: str | None, timeout: str | None,
+              workers: str | None, pytest_args: tuple[str, ...]) -> int:
+    """Run `pytest --gpucheck` with the run options, plus `gpucheck_args` (more
+    --gpucheck-... options); returns pytest's exit code, which follows gpucheck's policy."""
     import pytest
 
     if sim_name:
@@ -222,7 +233,15 @@ def run_cmd(kubeconfig: str | None, context: str | None, sim_name: str | None, n
             args.append(f"--gpucheck-{opt}={value}")
     if workers:
         args += ["-n", workers]
-    sys.exit(int(pytest.main([*args, *pytest_args])))
+    return int(pytest.main([*args, *gpucheck_args, *pytest_args]))
+
+
+@cli.command("run", context_settings={"ignore_unknown_options": True})
+@run_options
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def run_cmd(**options: Any) -> None:
+    """Run the readiness checks and write the report (pytest --gpucheck underneath)."""
+    sys.exit(run_suite([], **options))
 
 
 @_sim_errors
@@ -272,12 +291,13 @@ def checks_cmd(as_json: bool, profile: str) -> None:
 
     if profile not in catalog.PROFILES:
         _fail(f"--profile: {profile!r} is not one of {', '.join(catalog.PROFILES)}", exitcodes.USAGE)
-    items = [c for c in catalog.checks().values() if c.runs_in(profile)]
+    items = [c for c in catalog.checks().values() if c.runs_in(profile, catalog.INPUTS)]
     if as_json:
         click.echo(json.dumps([{**c.__dict__, "severity": c.severity.value} for c in items], indent=2))
         return
     for c in items:
-        click.echo(f"{c.id:<14} {c.severity.value:<9} {c.profile:<9} {c.category:<14} {c.title}")
+        needs = f" (runs with a {c.needs})" if c.needs else ""
+        click.echo(f"{c.id:<14} {c.severity.value:<9} {c.profile:<9} {c.category:<14} {c.title}{needs}")
 
 
 @cli.group("report", cls=_Group)
@@ -322,7 +342,14 @@ def _register_smi() -> None:
     cli.add_command(smi_cli)
 
 
+def _register_baseline() -> None:
+    from gpucheck.baseline.cli import register
+
+    register(cli, run_options, run_suite)
+
+
 _register_smi()
+_register_baseline()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -126,6 +126,9 @@ class _File(BaseModel):
     report: str | None = None
     kubeconfig: str | None = None
     context: str | None = None
+    baseline: str | None = None
+    saveBaseline: str | None = None
+    allow: list[str] | None = None
     gpuTaintKeys: list[str] | None = None
     devicePlugin: _DevicePlugin = Field(default_factory=_DevicePlugin)
     minDriver: str | None = None
@@ -175,6 +178,9 @@ class Settings:
     probe_all_nodes: bool = False
     probe_parallelism: int = 4
     sweep: "_Sweep" = field(default_factory=lambda: _Sweep())  # the validated `sweep:` section
+    baseline: str | None = None  # a baseline file to gate against (GPU-GATE-001)
+    save_baseline: str | None = None  # write a baseline file here after the run
+    allow: tuple[str, ...] = ()  # change kinds the upgrade intends (gpucheck.baseline.diff.ALLOW_KINDS)
     config_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # setting -> where it came from
 
@@ -190,11 +196,14 @@ OPTIONS = {
     "report_dir": ("--gpucheck-report", "GPUCHECK_REPORT"),
     "kubeconfig": ("--gpucheck-kubeconfig", "GPUCHECK_KUBECONFIG"),
     "context": ("--gpucheck-context", "GPUCHECK_CONTEXT"),
+    "baseline": ("--gpucheck-baseline", "GPUCHECK_BASELINE"),
+    "save_baseline": ("--gpucheck-save-baseline", "GPUCHECK_SAVE_BASELINE"),
+    "allow": ("--gpucheck-allow", "GPUCHECK_ALLOW"),
     "config_file": ("--gpucheck-config", "GPUCHECK_CONFIG"),
 }
 _FILE_KEYS = {"profile": "profile", "fail_on": "failOn", "timeout": "timeout", "namespace": "namespace",
               "select": "select", "skip": "skip", "report_dir": "report", "kubeconfig": "kubeconfig",
-              "context": "context"}
+              "context": "context", "baseline": "baseline", "save_baseline": "saveBaseline", "allow": "allow"}
 
 
 def _parse(name: str, raw: Any, source: str) -> Any:
@@ -217,7 +226,7 @@ def _parse(name: str, raw: Any, source: str) -> Any:
             raise SettingsError(f"{source}: the timeout must be more than 0 seconds, not {raw!r}")
         return value
     if name in ("select", "skip"):
-        items = raw if isinstance(raw, (list, tuple)) else [p for part in str(raw).split(",") for p in [part.strip()] if p]
+        items = _items(raw)
         from gpucheck.catalog import checks
 
         known = checks()
@@ -225,6 +234,22 @@ def _parse(name: str, raw: Any, source: str) -> Any:
         if unknown:
             raise SettingsError(f"{source}: unknown check id {', '.join(unknown)}; see `gpucheck checks`")
         return tuple(items)
+    if name == "allow":
+        from gpucheck.baseline.diff import ALLOW_KINDS
+
+        items = _items(raw)
+        unknown = [i for i in items if i not in ALLOW_KINDS]
+        if unknown:
+            raise SettingsError(f"{source}: {', '.join(map(repr, unknown))} is not a kind of change to allow; "
+                                f"use {', '.join(ALLOW_KINDS)}")
+        return tuple(dict.fromkeys(items))
+    if name == "save_baseline":
+        target = Path(str(raw))
+        if target.is_dir():
+            raise SettingsError(f"{source}: {raw} is a directory; name the baseline file to write")
+        if not target.parent.is_dir():
+            raise SettingsError(f"{source}: directory {target.parent} does not exist")
+        return str(raw)
     if name == "namespace":
         import re
 
@@ -232,6 +257,12 @@ def _parse(name: str, raw: Any, source: str) -> Any:
             raise SettingsError(f"{source}: {raw!r} is not a valid namespace name")
         return str(raw)
     return str(raw)
+
+
+def _items(raw: Any) -> list[str]:
+    """A list from a config-file list, a repeated option or a comma-separated value."""
+    parts = raw if isinstance(raw, (list, tuple)) else [raw]
+    return [p for part in parts for p in (s.strip() for s in str(part).split(",")) if p]
 
 
 def load_file(path: str, source: str) -> _File:

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from gpucheck import catalog, report
+from gpucheck import catalog, exitcodes, report
 from gpucheck.config import OPTIONS, SettingsError, resolve
 from gpucheck.model import CheckResult
 from gpucheck.run import RESULT_KEY, RunState
@@ -47,6 +47,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--gpucheck-fail-on", default=None, metavar="critical|major|warn",
                 help="Lowest severity that makes the verdict NOT_READY (default: major).")
     g.addoption("--gpucheck-timeout", default=None, metavar="SECONDS", help="Deadline for the whole run (default: 600).")
+    g.addoption("--gpucheck-baseline", default=None, metavar="FILE",
+                help="Gate against this baseline: GPU-GATE-001 fails on any regression since it was saved.")
+    g.addoption("--gpucheck-save-baseline", default=None, metavar="FILE",
+                help="After the run, write the cluster's GPU fingerprint and check results to FILE.")
+    g.addoption("--gpucheck-allow", default=None, action="append", metavar="KIND",
+                help="A change the upgrade intends, not a regression (repeatable): driver, cuda, device-plugin, "
+                     "mig, nodes.")
 
 
 def _cli_values(config: pytest.Config) -> dict[str, Any]:
@@ -65,6 +72,13 @@ def pytest_configure(config: pytest.Config) -> None:
     state = RunState(settings)
     if workerinput is not None and "gpucheck_run_id" in workerinput:
         state.run_id = workerinput["gpucheck_run_id"]
+    if workerinput is None:
+        from gpucheck.baseline.store import BaselineError
+
+        try:  # before any check runs: a gate with an unusable baseline is a usage error
+            state.load_baseline()
+        except BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
     session = GpucheckSession(state, is_worker=workerinput is not None)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "gpucheck-session")
@@ -124,6 +138,7 @@ class GpucheckSession:
         self.report: report.Report | None = None
         self.paths: dict[str, str] = {}
         self.previous_sigterm: Any = None
+        self.baseline_note: str | None = None  # what became of --gpucheck-save-baseline
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # The controller (or a lone process) sweeps up what killed runs left, before this run
@@ -188,6 +203,13 @@ class GpucheckSession:
                           pytest.ExitCode.USAGE_ERROR):
             return
         session.exitstatus = code
+        target = self.state.settings.save_baseline
+        if target:
+            problem = self.state.save_baseline(self.report)
+            self.baseline_note = f"gpucheck: error: {problem}" if problem else \
+                f"baseline: {target} written (verdict {self.report.verdict})"
+            if problem and code == exitcodes.READY:
+                session.exitstatus = exitcodes.USAGE  # asked for a baseline and got none: not a success
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.report is None:
@@ -197,6 +219,8 @@ class GpucheckSession:
         terminalreporter.section("gpucheck readiness")
         for line in terminal.lines(self.report, self.paths):
             terminalreporter.write_line(line)
+        if self.baseline_note:
+            terminalreporter.write_line(self.baseline_note, red=self.baseline_note.startswith("gpucheck: error"))
 
 
 @pytest.fixture

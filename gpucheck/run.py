@@ -15,7 +15,7 @@ from gpucheck import catalog, grading, inventory, report
 from gpucheck.cluster.client import Cluster, connect
 from gpucheck.cluster.errors import ClusterError, ConfigError, Unreachable
 from gpucheck.cluster.workspace import Workspace, new_run_id
-from gpucheck.config import Settings
+from gpucheck.config import OPTIONS, Settings
 from gpucheck.inventory.snapshot import KINDS, Snapshot, take
 from gpucheck.model import CheckResult, Status
 
@@ -35,15 +35,29 @@ class RunState:
     _connect_error: ClusterError | None = None
     _workspace: Workspace | None = None
     _probes: dict[str, tuple[list[Any], list[dict[str, Any]]]] = field(default_factory=dict)
+    baseline: Any = None  # gpucheck.baseline.store.Baseline, loaded by load_baseline()
 
     # -- evaluation (workers) -----------------------------------------------------------------
     def expected(self) -> list[str]:
-        """Check ids this run must resolve: the catalog filtered by profile, select and skip."""
+        """Check ids this run must resolve: the catalog filtered by profile, select and skip.
+        A check that needs an input (the gate needs a baseline) runs exactly when it is given,
+        whatever the selection: a gate asked for is never dropped by --select."""
         s = self.settings
-        ids = [c.id for c in catalog.checks().values() if c.runs_in(s.profile)]
+        inputs = {"baseline"} if s.baseline else set()
+        checks = [c for c in catalog.checks().values() if c.runs_in(s.profile, inputs)]
         if s.select:
-            ids = [i for i in ids if i in s.select]
-        return [i for i in ids if i not in s.skip]
+            checks = [c for c in checks if c.id in s.select or c.needs is not None]
+        return [c.id for c in checks if c.id not in s.skip]
+
+    def load_baseline(self) -> Any:
+        """The baseline this run gates against (None without one); BaselineError when the file
+        is unusable."""
+        from gpucheck.baseline import store
+
+        if self.baseline is None and self.settings.baseline:
+            source = self.settings.sources.get("baseline", OPTIONS["baseline"][0])
+            self.baseline = store.load(self.settings.baseline, source)
+        return self.baseline
 
     def cluster(self) -> Cluster:
         if self._cluster is None and self._connect_error is None:
@@ -190,20 +204,73 @@ class RunState:
             self.results[result.id] = result
 
     def finish(self, interrupted: bool = False) -> tuple[report.Report, int]:
-        for check_id in self.expected():
-            if check_id not in self.results:
+        from gpucheck.baseline import gate
+
+        expected = self.expected()
+        for check_id in expected:
+            if check_id not in self.results and check_id != gate.CHECK_ID:
                 why = "the run was interrupted before this check ran" if interrupted else \
                     "this check did not report a result (its test crashed or its worker was lost)"
                 self.add(CheckResult.error(check_id, why))
+        if gate.CHECK_ID in expected:
+            # Last, on the controller: the gate compares every other result.
+            self.add(self.evaluate_gate(interrupted))
         s = self.settings
         cluster_info: dict[str, Any] = {"source": s.kubeconfig or "default kubeconfig"}
         if self._cluster is not None:
             cluster_info = {"server": self._cluster.server, "source": self._cluster.source,
                             "api_requests": self._cluster.requests}
-        rep = report.build(self.results.values(), s.fail_on, cluster=cluster_info,
-                           settings={"profile": s.profile, "select": list(s.select), "skip": list(s.skip),
-                                     "config_file": s.config_file})
+        settings: dict[str, Any] = {"profile": s.profile, "select": list(s.select), "skip": list(s.skip),
+                                    "config_file": s.config_file}
+        if s.baseline:
+            settings.update(baseline=s.baseline, allow=list(s.allow))
+            if self.baseline is not None:
+                settings["baseline_saved"] = self.baseline.created_at
+        rep = report.build(self.results.values(), s.fail_on, cluster=cluster_info, settings=settings)
         return rep, grading.exit_code(rep.verdict, unreachable=self.unreachable())
+
+    def evaluate_gate(self, interrupted: bool = False) -> CheckResult:
+        """GPU-GATE-001 from the baseline, this process's snapshot (taken now on an xdist
+        controller, which has none) and every other result."""
+        from gpucheck.baseline import gate
+        from gpucheck.baseline.store import BaselineError
+
+        if interrupted:
+            return CheckResult.error(gate.CHECK_ID, "the run was interrupted; the gate compares a whole run")
+        try:
+            baseline = self.load_baseline()
+        except BaselineError as exc:
+            return CheckResult.error(gate.CHECK_ID, str(exc))
+        snap = self.snapshot()
+        err = snap.error_for(gate.READS)
+        if err is not None:
+            return _with_cause(CheckResult.error(gate.CHECK_ID, f"cannot read the cluster's GPU fingerprint: {err}"),
+                               err)
+        server = self._cluster.server if self._cluster is not None else None
+        return gate.evaluate(baseline, snap, self.settings, list(self.results.values()), server)
+
+    def save_baseline(self, rep: report.Report) -> str | None:
+        """Write the baseline file of this run (settings.save_baseline); returns a problem that
+        kept it from being written, or None. A NOT_READY run is saved too: a baseline records
+        the state the cluster is in. A run whose GPU fingerprint could not be read is not."""
+        from gpucheck.baseline import fingerprint, gate, store
+
+        path = self.settings.save_baseline
+        assert path
+        snap = self.snapshot()
+        err = snap.error_for(fingerprint.READS)
+        if err is not None:
+            return f"baseline {path} not written: cannot read the cluster's GPU fingerprint: {err}"
+        results = [r for r in self.results.values() if r.id != gate.CHECK_ID]
+        s = self.settings
+        baseline = store.build(fingerprint.take(snap, s), results, profile=s.profile, verdict=rep.verdict,
+                               server=self._cluster.server if self._cluster is not None else None,
+                               select=s.select, skip=s.skip)
+        try:
+            store.save(baseline, path)
+        except OSError as exc:
+            return f"baseline {path} not written: {exc.strerror or exc}"
+        return None
 
     def unreachable(self) -> bool:
         """True when nothing could be evaluated because the cluster could not be reached."""

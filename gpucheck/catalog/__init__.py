@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Collection
 
 import yaml
 
 from gpucheck.model import Severity
 
 PROFILES = ("quick", "standard", "full")
+INPUTS = ("baseline",)  # what a check may need besides the cluster (see Check.needs)
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,11 @@ class Check:
     profile: str
     remediation: str
     doc: str
+    needs: str | None = None  # an input the check compares against ("baseline"); without it, it does not run
 
-    def runs_in(self, profile: str) -> bool:
-        return PROFILES.index(self.profile) <= PROFILES.index(profile)
+    def runs_in(self, profile: str, inputs: Collection[str] = ()) -> bool:
+        """Whether a run of `profile` given `inputs` (such as "baseline") runs this check."""
+        return PROFILES.index(self.profile) <= PROFILES.index(profile) and (self.needs is None or self.needs in inputs)
 
 
 class CatalogError(ValueError):
@@ -40,12 +44,14 @@ def checks() -> dict[str, Check]:
             check = Check(
                 id=entry["id"], title=entry["title"], category=entry["category"],
                 severity=Severity(entry["severity"]), profile=entry["profile"],
-                remediation=" ".join(entry["remediation"].split()), doc=entry["doc"],
+                remediation=" ".join(entry["remediation"].split()), doc=entry["doc"], needs=entry.get("needs"),
             )
         except (KeyError, ValueError) as exc:
             raise CatalogError(f"checks.yaml entry {entry.get('id', '?')}: {exc}") from None
         if check.profile not in PROFILES:
             raise CatalogError(f"{check.id}: profile must be one of {', '.join(PROFILES)}")
+        if check.needs not in (None, *INPUTS):
+            raise CatalogError(f"{check.id}: needs must be one of {', '.join(INPUTS)}")
         if check.id in out:
             raise CatalogError(f"duplicate check id {check.id}")
         out[check.id] = check

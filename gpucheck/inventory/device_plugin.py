@@ -49,7 +49,8 @@ def _ref(ds: Any) -> str:
     return f"DaemonSet/{ds.metadata.namespace}/{ds.metadata.name}"
 
 
-def _version(ds: Any) -> str:
+def version(ds: Any) -> str:
+    """The image tag of the plugin container (v0.17.1), or "unknown"."""
     img = next((c.image for c in ds.spec.template.spec.containers if c.image), "")
     return img.rsplit(":", 1)[1] if ":" in img.rsplit("/", 1)[-1] else "unknown"
 
@@ -62,10 +63,10 @@ def present(snap: Snapshot, settings: Settings) -> CheckResult:
                f"none of the {len(snap.daemonsets)} DaemonSets runs the NVIDIA device plugin")
         return CheckResult.of("GPU-DP-001", [Finding(Status.FAIL, how, "Cluster")], "device plugin not installed")
     findings = [Finding(Status.PASS, f"{_ref(ds)} runs {ds.spec.template.spec.containers[0].image}", _ref(ds),
-                        {"image": ds.spec.template.spec.containers[0].image, "version": _version(ds)})
+                        {"image": ds.spec.template.spec.containers[0].image, "version": version(ds)})
                 for ds in found]
     return CheckResult.of("GPU-DP-001", findings,
-                          ", ".join(f"{ds.metadata.namespace}/{ds.metadata.name} {_version(ds)}" for ds in found))
+                          ", ".join(f"{ds.metadata.namespace}/{ds.metadata.name} {version(ds)}" for ds in found))
 
 
 def _owned_pods(snap: Snapshot, ds: Any) -> list[Any]:

@@ -67,7 +67,7 @@ def config_state(snap: Snapshot, settings: Settings) -> CheckResult:
                           "; ".join(f.message for f in bad) if bad else "MIG layouts applied")
 
 
-def _slices(g: gpu_nodes.GpuNode) -> dict[str, int]:
+def advertised_slices(g: gpu_nodes.GpuNode) -> dict[str, int]:
     """MIG profile -> instances the node advertises (capacity), whatever the strategy."""
     cap = gpu_nodes.gpu_resources(g.node.status.capacity)
     if gpu_nodes.mig_strategy(g.node) == "single":
@@ -79,13 +79,13 @@ def _slices(g: gpu_nodes.GpuNode) -> dict[str, int]:
 
 
 def slice_limits(snap: Snapshot, settings: Settings) -> CheckResult:
-    nodes = [g for g in gpu_nodes.find(snap.nodes) if _slices(g)]
+    nodes = [g for g in gpu_nodes.find(snap.nodes) if advertised_slices(g)]
     if not nodes:
         return CheckResult.skip("GPU-MIG-003", "no node advertises MIG slices")
     findings = []
     for g in nodes:
         obj = f"Node/{g.name}"
-        slices = _slices(g)
+        slices = advertised_slices(g)
         product = g.labels.get("nvidia.com/gpu.product", "").split("-MIG-")[0]
         gpus = gpu_nodes.physical_gpus(g)
         model = tables.mig_model(product) if product else None

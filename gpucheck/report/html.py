@@ -15,6 +15,7 @@ import jinja2
 from gpucheck.report.model import Report
 
 COLORS = {"PASS": "#1a7f37", "WARN": "#9a6700", "FAIL": "#cf222e", "SKIP": "#6e7781", "ERROR": "#8250df"}
+CHANGE_COLORS = {"regression": COLORS["FAIL"], "review": COLORS["WARN"], "allowed": "#0969da", "change": COLORS["SKIP"]}
 
 
 def _env() -> jinja2.Environment:
@@ -72,4 +73,5 @@ def render(report: Report) -> str:
     return _env().get_template("report.html.j2").render(
         r=report, checks=checks, colors=COLORS, donut=_donut(report.score, report.verdict), bars=bars,
         matrix_nodes=nodes, matrix_ids=ids, cells=cells, timeline=_timeline(report),
+        gate=report.gate(), changes=report.changes(), change_colors=CHANGE_COLORS,
     )

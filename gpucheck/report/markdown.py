@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from gpucheck.report.model import Report
+from gpucheck.report.model import GATE_CHECK, Report
 
 ICON = {"PASS": "✅", "WARN": "⚠️", "FAIL": "❌", "SKIP": "⏭️", "ERROR": "💥"}
+CHANGE_ICON = {"regression": "❌", "review": "⚠️", "allowed": "✅", "change": "ℹ️"}
 VERDICT = {"READY": "✅ READY", "READY_WITH_WARNINGS": "⚠️ READY WITH WARNINGS", "NOT_READY": "❌ NOT READY"}
 
 
 def _cell(text: str) -> str:
+    # "8 -> 7" would come out as "8 -&gt; 7" in the raw file, which CI logs show as it is.
+    text = text.replace(" -> ", " → ")
     return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -21,6 +24,7 @@ def render(report: Report) -> str:
                   f"{report.generated_at}.", ""]
     if report.reasons:
         lines += ["**Why not ready:**", ""] + [f"- {_cell(r)}" for r in report.reasons] + [""]
+    lines += _changes(report)
     lines += ["| | check | severity | result |", "|---|---|---|---|"]
     for c in report.checks:
         lines.append(f"| {ICON.get(c.status, c.status)} {c.status} | `{c.id}` {_cell(c.title)} | {c.severity} | "
@@ -30,10 +34,25 @@ def render(report: Report) -> str:
         lines += ["", "### What to fix", ""]
         for c in failing:
             lines.append(f"<details><summary>{ICON[c.status]} <code>{c.id}</code> {_cell(c.title)}</summary>\n")
-            for f in c.findings:
-                if f["status"] != "PASS":
-                    lines.append(f"- `{_cell(f['object'])}`: {_cell(f['message'])}")
+            if c.id == GATE_CHECK and report.changes():
+                lines.append("- see **Changes since baseline** above")
+            else:
+                lines += [f"- `{_cell(f['object'])}`: {_cell(f['message'])}" for f in c.findings
+                          if f["status"] != "PASS"]
             lines += ["", f"**Remediation:** {_cell(c.remediation)} ([docs]({c.doc}))", "", "</details>", ""]
     cats = ", ".join(f"{c['category']} {c['grade']}" for c in report.categories)
     lines += ["", f"Grades: {cats}" if cats else ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _changes(report: Report) -> list[str]:
+    """The "Changes since baseline" section of a gated run: regressions first."""
+    if report.gate() is None:
+        return []
+    lines = ["### Changes since baseline", "", f"Baseline {_cell(report.changes_intro())}.", ""]
+    changes = report.changes()
+    if changes:
+        lines += ["| | kind | change |", "|---|---|---|"]
+        lines += [f"| {CHANGE_ICON[c['label']]} {c['label']} | {c['kind']} | {_cell(c['message'])} |" for c in changes]
+        lines.append("")
+    return lines

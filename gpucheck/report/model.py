@@ -10,6 +10,7 @@ from gpucheck import __version__, catalog, grading
 from gpucheck.model import CheckResult, Status
 
 SCHEMA_VERSION = "1.0"
+GATE_CHECK = "GPU-GATE-001"  # its findings are the changes since the baseline (gpucheck.baseline.gate)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,42 @@ class Report:
         nodes = sorted({n for n, _ in cells})
         ids = [c.id for c in self.checks if any((n, c.id) in cells for n in nodes)]
         return nodes, ids, cells
+
+    def gate(self) -> CheckEntry | None:
+        """The GPU-GATE-001 entry when the run was gated against a baseline."""
+        return next((c for c in self.checks if c.id == GATE_CHECK), None)
+
+    def changes(self) -> list[dict[str, Any]]:
+        """The changes since the baseline, regressions first (the gate's order): each
+        {label, status, kind, object, message, before, after}; label is regression, review,
+        allowed or change."""
+        gate = self.gate()
+        out = []
+        for f in gate.findings if gate else []:
+            ev = f.get("evidence") or {}
+            if "kind" not in ev:
+                continue
+            label = {"FAIL": "regression", "WARN": "review"}.get(f["status"]) or \
+                ("allowed" if ev.get("allowed") else "change")
+            out.append({"label": label, "status": f["status"], "kind": ev["kind"], "object": f["object"],
+                        "message": f["message"], "before": ev.get("before"), "after": ev.get("after")})
+        return out
+
+    def changes_intro(self) -> str:
+        """"before.json, saved 2026-05-01T10:00:00Z: 2 regression(s), 1 allowed": what the
+        changes section leads with (the gate's summary when it could not be decided)."""
+        gate, changes = self.gate(), self.changes()
+        where = str(self.settings.get("baseline") or "the baseline")
+        if self.settings.get("baseline_saved"):
+            where += f", saved {self.settings['baseline_saved']}"
+        words = {"regression": "regression(s)", "review": "to review", "allowed": "allowed", "change": "other change(s)"}
+        if changes:
+            what = ", ".join(f"{n} {w}" for k, w in words.items() if (n := sum(c["label"] == k for c in changes)))
+            if self.settings.get("allow"):
+                what += f"; allowed kinds: {', '.join(self.settings['allow'])}"
+        else:
+            what = "no change" if gate is not None and gate.status == "PASS" else gate.summary if gate else ""
+        return f"{where}: {what}"
 
 
 def build(results: Iterable[CheckResult], fail_on: str, cluster: dict[str, Any] | None = None,
