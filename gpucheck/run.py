@@ -101,8 +101,10 @@ class RunState:
         from gpucheck import access
 
         snap = self.snapshot()
-        # An unreachable server fails every check at once; otherwise only what a check reads counts.
-        err = next(iter(snap.errors.values())) if snap.unreachable else snap.error_for(access.KINDS[check_id])
+        # An unusable kubeconfig or an unreachable server fails every check at once; otherwise
+        # only what a check reads counts.
+        err = self._connect_error or (next(iter(snap.errors.values())) if snap.unreachable
+                                      else snap.error_for(access.KINDS[check_id]))
         if err is not None:
             return _with_cause(CheckResult.error(check_id, str(err)), err)
         try:
