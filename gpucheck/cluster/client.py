@@ -78,9 +78,7 @@ class Cluster:
                 return fn(*args, _request_timeout=timeout, **kwargs)
             except ApiException as exc:
                 if exc.status == 403:
-                    raise Forbidden(
-                        f"forbidden: {self.source} may not {verb} {resource}: {_server_message(exc)}",
-                        verb, resource) from None
+                    raise self.denied(exc, verb, resource) from None
                 if exc.status == 401:
                     raise ConfigError(f"the API server at {self.server} rejected the credentials of "
                                       f"{self.source} (401 Unauthorized)") from None
@@ -97,6 +95,11 @@ class Cluster:
                 raise Unreachable(f"cannot reach the API server at {self.server} ({self.source}): "
                                   f"{_short(exc)}") from None
         raise AssertionError("unreachable")
+
+    def denied(self, exc: ApiException, verb: str, resource: str) -> Forbidden:
+        """The Forbidden a 403 becomes, also for requests made outside `call` (watch streams)."""
+        return Forbidden(f"forbidden: {self.source} may not {verb} {resource}: {_server_message(exc)}",
+                         verb, resource)
 
     def list_all(self, fn: Callable[..., Any], *args: Any, resource: str, **kwargs: Any) -> list[Any]:
         """Every item of a LIST, page by page (limit/continue), so huge clusters stay cheap."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import watch
+from kubernetes.client.rest import ApiException
 
 from gpucheck.cluster.client import Cluster
 from gpucheck.cluster.errors import ApiFailure, DeadlineExceeded
@@ -132,6 +133,12 @@ def _follow(cluster: Cluster, namespace: str, out: PodOutcome, created: float, s
                     return
                 if cancel.is_set() or _budget(out, created, schedule_timeout, startup_timeout, run_timeout) <= 0:
                     break
+        except ApiException as exc:
+            if exc.status == 403:
+                raise cluster.denied(exc, "watch", "pods") from None
+            if exc.status != 410:
+                raise
+            rv = None
         except Exception as exc:  # a dropped watch is resumed; anything else is the caller's
             if "410" not in str(exc) and not isinstance(exc, (OSError, ConnectionError)):
                 raise

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from kubernetes.client.rest import ApiException
+
 from gpucheck.cluster.client import Cluster
 from gpucheck.cluster.errors import ApiFailure
 from gpucheck.cluster.wait import WaitTimeout, wait_for
@@ -65,6 +67,10 @@ def claim(cluster: Cluster, settings: Any, snap: Any, labels: dict[str, str], ru
             try:
                 wait_for(cluster.core.list_namespaced_persistent_volume_claim, lambda p: p.status.phase == "Bound",
                          ns, name=name, timeout=settings.schedule_timeout, what=f"claim {name} to bind")
+            except ApiException as exc:
+                if exc.status == 403:
+                    raise cluster.denied(exc, "list/watch", "persistentvolumeclaims") from None
+                raise
             except WaitTimeout:
                 findings.append(Finding(Status.FAIL, f"a {st.size} {st.accessMode} claim of StorageClass {sc} did not "
                                         f"bind in {settings.schedule_timeout:g}s: no volume matches and no provisioner "
