@@ -197,11 +197,17 @@ def sim_scenarios() -> None:
 @click.option("--config", "config_file", default=None, help="YAML expectations file.")
 @click.option("--fail-on", default=None, help="critical | major (default) | warn.")
 @click.option("--timeout", default=None, help="Deadline for the whole run in seconds (default: 600).")
+@click.option("--publish-configmap", default=None, metavar="NS",
+              help="Publish the JSON summary as a ConfigMap in NS (keeps the newest --keep-reports).")
+@click.option("--keep-reports", default=None, help="Summary ConfigMaps to keep (default: 14).")
+@click.option("--pushgateway", default=None, metavar="URL", help="Push verdict, score, per-check status here.")
+@click.option("--cluster-name", default=None, help="`cluster` grouping key of pushed metrics.")
 @click.option("-n", "--workers", default=None, help="Run checks in parallel (pytest-xdist), e.g. 2 or auto.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run_cmd(kubeconfig: str | None, context: str | None, sim_name: str | None, namespace: str | None,
             profile: str | None, select: str | None, skip: str | None, report_dir: str | None,
-            config_file: str | None, fail_on: str | None, timeout: str | None, workers: str | None,
+            config_file: str | None, fail_on: str | None, timeout: str | None, publish_configmap: str | None,
+            keep_reports: str | None, pushgateway: str | None, cluster_name: str | None, workers: str | None,
             pytest_args: tuple[str, ...]) -> None:
     """Run the readiness checks and write the report (pytest --gpucheck underneath)."""
     import pytest
@@ -217,7 +223,9 @@ def run_cmd(kubeconfig: str | None, context: str | None, sim_name: str | None, n
     args = ["--gpucheck", "-p", "no:cacheprovider", f"--rootdir={os.getcwd()}", "--no-header"]
     for opt, value in (("kubeconfig", kubeconfig), ("context", context), ("namespace", namespace),
                        ("profile", profile), ("select", select), ("skip", skip), ("report", report_dir),
-                       ("config", config_file), ("fail-on", fail_on), ("timeout", timeout)):
+                       ("config", config_file), ("fail-on", fail_on), ("timeout", timeout),
+                       ("publish-configmap", publish_configmap), ("keep-reports", keep_reports),
+                       ("pushgateway", pushgateway), ("cluster-name", cluster_name)):
         if value is not None:
             args.append(f"--gpucheck-{opt}={value}")
     if workers:
@@ -294,7 +302,14 @@ def _register_smi() -> None:
     cli.add_command(smi_cli)
 
 
+def _register_deploy() -> None:
+    from gpucheck.deploy.cli import deploy as deploy_cli
+
+    cli.add_command(deploy_cli)
+
+
 _register_smi()
+_register_deploy()
 
 
 def main(argv: list[str] | None = None) -> int:

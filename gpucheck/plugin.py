@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from gpucheck import catalog, report
+from gpucheck import catalog, exitcodes, report
 from gpucheck.config import OPTIONS, SettingsError, resolve
 from gpucheck.model import CheckResult
 from gpucheck.run import RESULT_KEY, RunState
@@ -45,6 +45,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--gpucheck-fail-on", default=None, metavar="critical|major|warn",
                 help="Lowest severity that makes the verdict NOT_READY (default: major).")
     g.addoption("--gpucheck-timeout", default=None, metavar="SECONDS", help="Deadline for the whole run (default: 600).")
+    g.addoption("--gpucheck-publish-configmap", default=None, metavar="NS",
+                help="After the report, publish its JSON summary as ConfigMap gpucheck-report-<run id> in NS.")
+    g.addoption("--gpucheck-keep-reports", default=None, metavar="N",
+                help="Summary ConfigMaps to keep in that namespace; older ones are deleted (default: 14).")
+    g.addoption("--gpucheck-pushgateway", default=None, metavar="URL",
+                help="Push verdict, score and per-check status to this Prometheus Pushgateway.")
+    g.addoption("--gpucheck-cluster-name", default=None, metavar="NAME",
+                help="The `cluster` grouping key of pushed metrics (default: the API server's host).")
 
 
 def _cli_values(config: pytest.Config) -> dict[str, Any]:
@@ -105,6 +113,8 @@ class GpucheckSession:
         self.is_worker = is_worker
         self.report: report.Report | None = None
         self.paths: dict[str, str] = {}
+        self.published: list[str] = []
+        self.publish_problems: list[str] = []
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -156,6 +166,12 @@ class GpucheckSession:
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         self.report, code = self.state.finish(interrupted=interrupted)
         self.paths = report.write_all(self.report, self.state.settings.report_dir or DEFAULT_REPORT_DIR)
+        self.published, problems = self.state.publish(self.report)
+        for problem in problems:
+            session.config.get_terminal_writer().line(f"gpucheck: warning: {problem}", yellow=True)
+        self.publish_problems = problems
+        if problems and code == exitcodes.READY:
+            code = exitcodes.PUBLISH_FAILED  # visible in CI and as a failed Job; a NOT_READY stays 1
         if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
                           pytest.ExitCode.USAGE_ERROR):
             return
@@ -169,6 +185,10 @@ class GpucheckSession:
         terminalreporter.section("gpucheck readiness")
         for line in terminal.lines(self.report, self.paths):
             terminalreporter.write_line(line)
+        for line in self.published:
+            terminalreporter.write_line(line)
+        for problem in self.publish_problems:
+            terminalreporter.write_line(f"not published: {problem}", yellow=True)
 
 
 @pytest.fixture

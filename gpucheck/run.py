@@ -21,6 +21,7 @@ from gpucheck.model import CheckResult, Status
 
 RESULT_KEY = "gpucheck.result"
 CAUSE = "cause"  # evidence key on ERROR findings: the ClusterError class name
+PUBLISH_BUDGET_S = 30.0  # publishing gets its own deadline: the run's may be spent by then
 
 
 @dataclass
@@ -177,6 +178,40 @@ class RunState:
                            settings={"profile": s.profile, "select": list(s.select), "skip": list(s.skip),
                                      "config_file": s.config_file})
         return rep, grading.exit_code(rep.verdict, unreachable=self.unreachable())
+
+    def publish(self, rep: report.Report) -> tuple[list[str], list[str]]:
+        """Send the written report where the settings say (summary ConfigMap, Pushgateway).
+        Returns (what was done, problems); a problem never changes the verdict."""
+        s = self.settings
+        done: list[str] = []
+        problems: list[str] = []
+        if s.publish_configmap:
+            from gpucheck.report import publish
+
+            try:
+                cluster = self.cluster()
+                cluster.deadline = time.monotonic() + PUBLISH_BUDGET_S  # the run's own may be spent
+                name, deleted = publish.publish(cluster, s.publish_configmap, rep, self.run_id, s.keep_reports)
+                done.append(f"summary published as ConfigMap {s.publish_configmap}/{name}"
+                            + (f" ({len(deleted)} older removed)" if deleted else ""))
+            except ClusterError as exc:
+                problems.append(f"could not publish the summary ConfigMap in {s.publish_configmap}: {exc}")
+        if s.pushgateway:
+            from gpucheck.report import pushgateway
+
+            name = s.cluster_name or self._cluster_host()
+            try:
+                pushgateway.push(s.pushgateway, rep, name)
+                done.append(f"metrics pushed to {s.pushgateway} (job=gpucheck, cluster={name})")
+            except pushgateway.PushError as exc:
+                problems.append(str(exc))
+        return done, problems
+
+    def _cluster_host(self) -> str:
+        from urllib.parse import urlparse
+
+        server = self._cluster.server if self._cluster is not None else ""
+        return urlparse(server).hostname or "unknown"
 
     def unreachable(self) -> bool:
         """True when nothing could be evaluated because the cluster could not be reached."""
