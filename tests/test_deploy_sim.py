@@ -22,6 +22,7 @@ import yaml
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
+from gpucheck import exitcodes
 from gpucheck.cluster import permissions
 from gpucheck.config import resolve
 from gpucheck.deploy import manifests
@@ -281,3 +282,37 @@ def test_in_a_pod_connect_uses_the_service_account(sim, api, deployment, monkeyp
     snap = take(cluster)
     assert not snap.errors, snap.errors
     assert len(snap.nodes) >= 7 and snap.daemonsets
+
+
+def test_a_run_pushes_its_verdict_and_a_failed_push_is_visible_but_keeps_the_verdict(sim, tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[tuple[str, str]] = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            seen.append((self.path, self.rfile.read(int(self.headers["Content-Length"])).decode()))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        ok = _run(Path(sim.kubeconfig), "default", "quick", tmp_path / "ok", f"--pushgateway={url}",
+                  "--cluster-name=sim")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ok["_exit"] == 0 and ok["verdict"] == "READY", ok["_out"]
+    (path, body), = seen
+    assert path == "/metrics/job/gpucheck/cluster/sim" and 'gpucheck_verdict{verdict="READY"} 1.0' in body
+    assert f"metrics pushed to {url}" in ok["_out"]
+    failed = _run(Path(sim.kubeconfig), "default", "quick", tmp_path / "failed", "--pushgateway=http://127.0.0.1:9")
+    assert failed["verdict"] == "READY"  # the report says the verdict, whatever happened to the push
+    assert failed["_exit"] == exitcodes.PUBLISH_FAILED and "gpucheck: warning: cannot push to the Pushgateway at http://127.0.0.1:9" \
+        in failed["_out"], failed["_out"]
