@@ -197,6 +197,11 @@ _RUN_OPTIONS = (
     click.option("--config", "config_file", default=None, help="YAML expectations file."),
     click.option("--fail-on", default=None, help="critical | major (default) | warn."),
     click.option("--timeout", default=None, help="Deadline for the whole run in seconds (default: 600)."),
+    click.option("--publish-configmap", default=None, metavar="NS",
+                 help="Publish the JSON summary as a ConfigMap in NS (keeps the newest --keep-reports)."),
+    click.option("--keep-reports", default=None, help="Summary ConfigMaps to keep (default: 14)."),
+    click.option("--pushgateway", default=None, metavar="URL", help="Push verdict, score, per-check status here."),
+    click.option("--cluster-name", default=None, help="`cluster` grouping key of pushed metrics."),
     click.option("-n", "--workers", default=None, help="Run checks in parallel (pytest-xdist), e.g. 2 or auto."),
 )
 
@@ -212,7 +217,8 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str | None, sim_name: str | None,
               namespace: str | None, profile: str | None, select: str | None, skip: str | None,
               report_dir: str | None, config_file: str | None, fail_on: str | None, timeout: str | None,
-              workers: str | None, pytest_args: tuple[str, ...]) -> int:
+              publish_configmap: str | None, keep_reports: str | None, pushgateway: str | None,
+              cluster_name: str | None, workers: str | None, pytest_args: tuple[str, ...]) -> int:
     """Run `pytest --gpucheck` with the run options, plus `gpucheck_args` (more
     --gpucheck-... options); returns pytest's exit code, which follows gpucheck's policy."""
     import pytest
@@ -228,7 +234,9 @@ def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str 
     args = ["--gpucheck", "-p", "no:cacheprovider", f"--rootdir={os.getcwd()}", "--no-header"]
     for opt, value in (("kubeconfig", kubeconfig), ("context", context), ("namespace", namespace),
                        ("profile", profile), ("select", select), ("skip", skip), ("report", report_dir),
-                       ("config", config_file), ("fail-on", fail_on), ("timeout", timeout)):
+                       ("config", config_file), ("fail-on", fail_on), ("timeout", timeout),
+                       ("publish-configmap", publish_configmap), ("keep-reports", keep_reports),
+                       ("pushgateway", pushgateway), ("cluster-name", cluster_name)):
         if value is not None:
             args.append(f"--gpucheck-{opt}={value}")
     if workers:
@@ -348,8 +356,15 @@ def _register_baseline() -> None:
     register(cli, run_options, run_suite)
 
 
+def _register_deploy() -> None:
+    from gpucheck.deploy.cli import deploy as deploy_cli
+
+    cli.add_command(deploy_cli)
+
+
 _register_smi()
 _register_baseline()
+_register_deploy()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -129,6 +129,10 @@ class _File(BaseModel):
     baseline: str | None = None
     saveBaseline: str | None = None
     allow: list[str] | None = None
+    publishConfigMap: str | None = None
+    keepReports: int | None = None
+    pushgateway: str | None = None
+    clusterName: str | None = None
     gpuTaintKeys: list[str] | None = None
     devicePlugin: _DevicePlugin = Field(default_factory=_DevicePlugin)
     minDriver: str | None = None
@@ -181,6 +185,10 @@ class Settings:
     baseline: str | None = None  # a baseline file to gate against (GPU-GATE-001)
     save_baseline: str | None = None  # write a baseline file here after the run
     allow: tuple[str, ...] = ()  # change kinds the upgrade intends (gpucheck.baseline.diff.ALLOW_KINDS)
+    publish_configmap: str | None = None  # namespace: publish the JSON summary as a ConfigMap there
+    keep_reports: int = 14  # summary ConfigMaps kept (older ones are deleted)
+    pushgateway: str | None = None  # Prometheus Pushgateway URL for verdict, score, per-check status
+    cluster_name: str | None = None  # the `cluster` grouping key of pushed metrics (default: server host)
     config_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # setting -> where it came from
 
@@ -199,11 +207,17 @@ OPTIONS = {
     "baseline": ("--gpucheck-baseline", "GPUCHECK_BASELINE"),
     "save_baseline": ("--gpucheck-save-baseline", "GPUCHECK_SAVE_BASELINE"),
     "allow": ("--gpucheck-allow", "GPUCHECK_ALLOW"),
+    "publish_configmap": ("--gpucheck-publish-configmap", "GPUCHECK_PUBLISH_CONFIGMAP"),
+    "keep_reports": ("--gpucheck-keep-reports", "GPUCHECK_KEEP_REPORTS"),
+    "pushgateway": ("--gpucheck-pushgateway", "GPUCHECK_PUSHGATEWAY"),
+    "cluster_name": ("--gpucheck-cluster-name", "GPUCHECK_CLUSTER_NAME"),
     "config_file": ("--gpucheck-config", "GPUCHECK_CONFIG"),
 }
 _FILE_KEYS = {"profile": "profile", "fail_on": "failOn", "timeout": "timeout", "namespace": "namespace",
               "select": "select", "skip": "skip", "report_dir": "report", "kubeconfig": "kubeconfig",
-              "context": "context", "baseline": "baseline", "save_baseline": "saveBaseline", "allow": "allow"}
+              "context": "context", "baseline": "baseline", "save_baseline": "saveBaseline", "allow": "allow",
+              "publish_configmap": "publishConfigMap", "keep_reports": "keepReports",
+              "pushgateway": "pushgateway", "cluster_name": "clusterName"}
 
 
 def _parse(name: str, raw: Any, source: str) -> Any:
@@ -250,11 +264,26 @@ def _parse(name: str, raw: Any, source: str) -> Any:
         if not target.parent.is_dir():
             raise SettingsError(f"{source}: directory {target.parent} does not exist")
         return str(raw)
-    if name == "namespace":
+    if name in ("namespace", "publish_configmap"):
         import re
 
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", str(raw)):
             raise SettingsError(f"{source}: {raw!r} is not a valid namespace name")
+        return str(raw)
+    if name == "keep_reports":
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{source}: {raw!r} is not a whole number of reports") from None
+        if value < 1:
+            raise SettingsError(f"{source}: keep at least 1 report, not {raw!r}")
+        return value
+    if name == "pushgateway":
+        from urllib.parse import urlparse
+
+        url = urlparse(str(raw))
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise SettingsError(f"{source}: {raw!r} is not an http(s) URL like http://pushgateway:9091")
         return str(raw)
     return str(raw)
 

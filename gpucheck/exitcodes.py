@@ -11,3 +11,4 @@ INTERNAL = 3  # a bug in gpucheck
 USAGE = 4  # a bad option, profile, scenario or config value; the message names it
 UNREACHABLE = 6  # the cluster's API could not be reached or the kubeconfig is unusable
 SIM_FAILED = 7  # the simulated cluster could not be built or started
+PUBLISH_FAILED = 8  # READY, but the summary ConfigMap or the Pushgateway push failed (the warning says why)

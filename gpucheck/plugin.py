@@ -54,6 +54,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--gpucheck-allow", default=None, action="append", metavar="KIND",
                 help="A change the upgrade intends, not a regression (repeatable): driver, cuda, device-plugin, "
                      "mig, nodes.")
+    g.addoption("--gpucheck-publish-configmap", default=None, metavar="NS",
+                help="After the report, publish its JSON summary as ConfigMap gpucheck-report-<run id> in NS.")
+    g.addoption("--gpucheck-keep-reports", default=None, metavar="N",
+                help="Summary ConfigMaps to keep in that namespace; older ones are deleted (default: 14).")
+    g.addoption("--gpucheck-pushgateway", default=None, metavar="URL",
+                help="Push verdict, score and per-check status to this Prometheus Pushgateway.")
+    g.addoption("--gpucheck-cluster-name", default=None, metavar="NAME",
+                help="The `cluster` grouping key of pushed metrics (default: the API server's host).")
 
 
 def _cli_values(config: pytest.Config) -> dict[str, Any]:
@@ -139,6 +147,8 @@ class GpucheckSession:
         self.paths: dict[str, str] = {}
         self.previous_sigterm: Any = None
         self.baseline_note: str | None = None  # what became of --gpucheck-save-baseline
+        self.published: list[str] = []
+        self.publish_problems: list[str] = []
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # The controller (or a lone process) sweeps up what killed runs left, before this run
@@ -199,6 +209,12 @@ class GpucheckSession:
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         self.report, code = self.state.finish(interrupted=interrupted)
         self.paths = report.write_all(self.report, self.state.settings.report_dir or DEFAULT_REPORT_DIR)
+        self.published, problems = self.state.publish(self.report)
+        for problem in problems:
+            session.config.get_terminal_writer().line(f"gpucheck: warning: {problem}", yellow=True)
+        self.publish_problems = problems
+        if problems and code == exitcodes.READY:
+            code = exitcodes.PUBLISH_FAILED  # visible in CI and as a failed Job; a NOT_READY stays 1
         if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
                           pytest.ExitCode.USAGE_ERROR):
             return
@@ -221,6 +237,10 @@ class GpucheckSession:
             terminalreporter.write_line(line)
         if self.baseline_note:
             terminalreporter.write_line(self.baseline_note, red=self.baseline_note.startswith("gpucheck: error"))
+        for line in self.published:
+            terminalreporter.write_line(line)
+        for problem in self.publish_problems:
+            terminalreporter.write_line(f"not published: {problem}", yellow=True)
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from gpucheck.model import CheckResult, Status
 
 RESULT_KEY = "gpucheck.result"
 CAUSE = "cause"  # evidence key on ERROR findings: the ClusterError class name
-CLEANUP_BUDGET_S = 30.0  # within workspace.CLEANUP_GRACE_S, so a janitor never races a cleanup
+# Cleanup and publishing each get this long of their own: the run's deadline may be spent.
+WRAP_UP_BUDGET_S = 30.0  # within workspace.CLEANUP_GRACE_S, so a janitor never races a cleanup
 
 
 @dataclass
@@ -192,7 +193,7 @@ class RunState:
         try:
             cluster = self.cluster()
             # Cleanup gets a budget of its own: a run stopped by its deadline must still clean up.
-            cluster.deadline = time.monotonic() + CLEANUP_BUDGET_S
+            cluster.deadline = time.monotonic() + WRAP_UP_BUDGET_S
             ws = self._workspace or self._new_workspace()
             ws.remove()
         except ClusterError as exc:
@@ -273,6 +274,40 @@ class RunState:
         except OSError as exc:
             return f"baseline {path} not written: {exc.strerror or exc}"
         return None
+
+    def publish(self, rep: report.Report) -> tuple[list[str], list[str]]:
+        """Send the written report where the settings say (summary ConfigMap, Pushgateway).
+        Returns (what was done, problems); a problem never changes the verdict."""
+        s = self.settings
+        done: list[str] = []
+        problems: list[str] = []
+        if s.publish_configmap:
+            from gpucheck.report import publish
+
+            try:
+                cluster = self.cluster()
+                cluster.deadline = time.monotonic() + WRAP_UP_BUDGET_S
+                name, deleted = publish.publish(cluster, s.publish_configmap, rep, self.run_id, s.keep_reports)
+                done.append(f"summary published as ConfigMap {s.publish_configmap}/{name}"
+                            + (f" ({len(deleted)} older removed)" if deleted else ""))
+            except ClusterError as exc:
+                problems.append(f"could not publish the summary ConfigMap in {s.publish_configmap}: {exc}")
+        if s.pushgateway:
+            from gpucheck.report import pushgateway
+
+            name = s.cluster_name or self._cluster_host()
+            try:
+                pushgateway.push(s.pushgateway, rep, name)
+                done.append(f"metrics pushed to {s.pushgateway} (job=gpucheck, cluster={name})")
+            except pushgateway.PushError as exc:
+                problems.append(str(exc))
+        return done, problems
+
+    def _cluster_host(self) -> str:
+        from urllib.parse import urlparse
+
+        server = self._cluster.server if self._cluster is not None else ""
+        return urlparse(server).hostname or "unknown"
 
     def unreachable(self) -> bool:
         """True when nothing could be evaluated because the cluster could not be reached."""

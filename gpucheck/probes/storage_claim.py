@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from kubernetes.client.rest import ApiException
+
 from gpucheck.cluster.client import Cluster
 from gpucheck.cluster.errors import ApiFailure
 from gpucheck.cluster.wait import WaitTimeout, wait_for
