@@ -124,8 +124,9 @@ class RunState:
 
     def _new_workspace(self) -> Workspace:
         s = self.settings
-        others = (s.training.namespace, s.sweep.namespace) if s.profile != "quick" else ()
-        return Workspace(self.cluster(), self.run_id, s.namespace, tuple(n for n in others if n))
+        return Workspace(self.cluster(), self.run_id, s.namespace,
+                         training_namespace=s.training.namespace if s.profile != "quick" else None,
+                         sweep_namespace=s.sweep.namespace if s.profile == "full" else None)
 
     def janitor(self) -> str | None:
         """Remove what dead runs left (by label, once expired); a line to show when it did
@@ -138,6 +139,7 @@ class RunState:
             ws = self._new_workspace()
             swept = janitor.run(self.cluster(), current_run=self.run_id,
                                 namespaces=(ws.namespace, *ws.other_namespaces),
+                                claim_namespaces=(ws.training_namespace,) if ws.training_namespace else (),
                                 run_namespaces=self.settings.namespace is None)
         except ClusterError:
             return None  # the checks say why the cluster cannot be used

@@ -65,17 +65,19 @@ def _parse_time(raw: Any) -> float | None:
         return None
 
 
-def run(cluster: Cluster, *, current_run: str | None, namespaces: Iterable[str] = (), run_namespaces: bool = True,
-        everything: bool = False, dry_run: bool = False, fallback_age: float = FALLBACK_AGE_S,
-        now: Callable[[], float] = time.time) -> Sweep:
-    """One pass. `namespaces` are where pods and claims are looked for when the role may not
-    list them cluster-wide; `run_namespaces` looks for per-run namespaces too (pointless, and
+def run(cluster: Cluster, *, current_run: str | None, namespaces: Iterable[str] = (),
+        claim_namespaces: Iterable[str] | None = None, run_namespaces: bool = True, everything: bool = False,
+        dry_run: bool = False, fallback_age: float = FALLBACK_AGE_S, now: Callable[[], float] = time.time) -> Sweep:
+    """One pass. `namespaces` are where pods (and, unless `claim_namespaces` says otherwise,
+    claims) are looked for when the role may not list them cluster-wide; `run_namespaces`
+    looks for per-run namespaces too (pointless, and
     usually forbidden, for a deployment that uses one fixed workspace namespace); `everything`
     ignores expiry (`gpucheck clean --all`, when no run is active). Raises only Unreachable:
     nothing can be done then."""
     out = Sweep()
     t = now()
     namespaces = [n for n in dict.fromkeys(namespaces) if n]
+    claim_places = namespaces if claim_namespaces is None else [n for n in dict.fromkeys(claim_namespaces) if n]
 
     def due(obj: Any) -> bool:
         if (obj.metadata.labels or {}).get(RUN_LABEL) == current_run:
@@ -96,20 +98,20 @@ def run(cluster: Cluster, *, current_run: str | None, namespaces: Iterable[str] 
             cluster.core.delete_namespace, n, verb="delete", resource="namespaces", grace_period_seconds=0,
             propagation_policy="Background"))
 
-    for kind, resource, cluster_wide, per_namespace, delete in (
-            ("Pod", "pods", cluster.core.list_pod_for_all_namespaces, cluster.core.list_namespaced_pod,
+    for kind, resource, places, cluster_wide, per_namespace, delete in (
+            ("Pod", "pods", namespaces, cluster.core.list_pod_for_all_namespaces, cluster.core.list_namespaced_pod,
              lambda name, ns: cluster.call(cluster.core.delete_namespaced_pod, name, ns, verb="delete",
                                            resource="pods", grace_period_seconds=0)),
-            ("PersistentVolumeClaim", "persistentvolumeclaims",
+            ("PersistentVolumeClaim", "persistentvolumeclaims", claim_places,
              cluster.core.list_persistent_volume_claim_for_all_namespaces,
              cluster.core.list_namespaced_persistent_volume_claim,
              lambda name, ns: cluster.call(cluster.core.delete_namespaced_persistent_volume_claim, name, ns,
                                            verb="delete", resource="persistentvolumeclaims"))):
         items = _list(cluster, out, f"{resource} in every namespace", lambda: cluster.list_views(
-            cluster_wide, resource=resource, label_selector=SELECTOR), quiet_forbidden=bool(namespaces))
+            cluster_wide, resource=resource, label_selector=SELECTOR), quiet_forbidden=bool(places))
         if items is None:
             items = []
-            for ns in namespaces:
+            for ns in places:
                 items += _list(cluster, out, f"{resource} in {ns}", lambda ns=ns: cluster.list_views(
                     per_namespace, ns, resource=resource, label_selector=SELECTOR)) or []
         for obj in items:

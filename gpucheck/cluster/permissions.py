@@ -3,9 +3,10 @@
 `gpucheck deploy cronjob` renders its RBAC from this table (gpucheck.deploy.manifests), the
 README's RBAC section describes it, and tests/test_permissions.py scans the package for every
 verb and resource passed to the API and fails when this table lacks one. A new API call is
-therefore one new entry here; for example the janitor's
-``Permission(("list", "delete"), "", "pods", WORKSPACE, ("janitor",), why="...")`` plus a
-`PHASES` line saying when a deployment needs it.
+therefore one new entry here, e.g. ``Permission(("list",), "", "events", WORKSPACE,
+("GPU-X-001",), why="...")``, and for a run phase rather than a check, a `PHASES` line saying
+when a deployment needs it. The janitor (gpucheck.cluster.janitor) needs nothing of its own
+in a deployment: it lists pods with the snapshot's right and removes them with the probes'.
 
 Scopes: CLUSTER (a ClusterRole), WORKSPACE (the fixed namespace the CronJob runs in and
 probes in, `--namespace`), TRAINING (`training.namespace`, where GPU-SECRET-001 and
@@ -37,6 +38,8 @@ PHASES: dict[str, tuple[str, Callable[[str, frozenset[str]], bool]]] = {
     "own-namespace": ("creating and deleting a per-run namespace when no fixed workspace is given "
                       "(never in a deployment: the CronJob passes --namespace)",
                       lambda profile, features: "own-namespace" in features and profile != "quick"),
+    "sweep-cleanup": ("removing the sweep's leftover pods by the run's label at the end (profile full)",
+                      lambda profile, features: profile == "full"),
     "publish": ("publishing the JSON summary as a ConfigMap and pruning old ones (--publish-configmap)",
                 lambda profile, features: "publish" in features),
 }
@@ -92,8 +95,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission(("get",), "", "pods/log", WORKSPACE, _PROBE_LOGS, why="read what nvidia-smi printed in a probe pod"),
     Permission(("deletecollection",), "", "pods", WORKSPACE, ("cleanup",),
                why="remove whatever probe pods of this run are left, by its run label"),
-    Permission(("create", "delete"), "", "namespaces", CLUSTER, ("own-namespace",),
-               why="a per-run workspace namespace gpucheck-<run id> (interactive runs without --namespace)"),
+    Permission(("create", "list", "delete"), "", "namespaces", CLUSTER, ("own-namespace",),
+               why="a per-run workspace namespace gpucheck-<run id> (interactive runs without --namespace); "
+                   "the janitor lists and removes expired ones of dead runs"),
     # Report publishing (the CronJob publishes into its own workspace namespace).
     Permission(("create", "list", "delete"), "", "configmaps", WORKSPACE, ("publish",),
                why="write this run's summary ConfigMap and delete the oldest beyond the kept count"),
@@ -105,11 +109,17 @@ PERMISSIONS: tuple[Permission, ...] = (
                names="training.secrets"),
     Permission(("create", "list", "watch", "delete"), "", "persistentvolumeclaims", TRAINING, ("GPU-STORAGE-002",),
                why="claim a volume of the training StorageClass, wait for it to bind, delete it"),
+    Permission(("deletecollection",), "", "pods", TRAINING, ("cleanup",),
+               why="remove whatever training-shaped pods of this run are left, by its run label"),
+    Permission(("deletecollection",), "", "persistentvolumeclaims", TRAINING, ("cleanup",),
+               why="remove whatever claims of this run are left, by its run label"),
     Permission(("get",), "", "persistentvolumeclaims", SWEEP_CLAIM, ("GPU-STORAGE-002",),
                why="the access modes of the claim a sweep's pods share", names="storage.sweepClaim"),
     # The mapped sweep (profile full): Airflow creates the pods; gpucheck watches and removes them.
     Permission(("list", "watch", "delete"), "", "pods", SWEEP, _SWEEP,
                why="measure the sweep's pods with a watch, drill preemption, remove leftovers"),
+    Permission(("deletecollection",), "", "pods", SWEEP, ("sweep-cleanup",),
+               why="remove whatever sweep pods of this run are left, by its run label"),
 )
 
 

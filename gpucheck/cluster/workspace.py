@@ -55,8 +55,10 @@ class Workspace:
     cluster: Cluster
     run_id: str
     given_namespace: str | None = None
-    # Other namespaces this run may create pods or claims in (the training namespace).
-    other_namespaces: tuple[str, ...] = ()
+    # Where else this run may create objects: pods and claims shaped like a training task in
+    # the training namespace; the sweep's pods (made by Airflow) in the sweep's namespace.
+    training_namespace: str | None = None
+    sweep_namespace: str | None = None
     _ready: bool = field(default=False, repr=False)
 
     @property
@@ -86,41 +88,55 @@ class Workspace:
         self._ready = True
         return self.namespace
 
+    @property
+    def other_namespaces(self) -> tuple[str, ...]:
+        return tuple(n for n in dict.fromkeys((self.training_namespace, self.sweep_namespace))
+                     if n and n != self.namespace)
+
     def remove(self) -> None:
         """Delete what this run created. A 404 is success; the first error is raised after
         every namespace has been tried, so one failure does not leave the rest behind."""
         first: ClusterError | None = None
+
+        def attempt(fn: Any, *args: Any) -> None:
+            nonlocal first
+            try:
+                fn(*args)
+            except ClusterError as exc:
+                first = first or exc
+
         for ns in self.other_namespaces:
-            if ns == self.namespace:
-                continue
-            for what in ("pods", "persistentvolumeclaims"):
-                try:
-                    self._delete_labelled(ns, what)
-                except ClusterError as exc:
-                    first = first or exc
-        try:
-            if self.given_namespace is None:
-                try:
-                    self.cluster.call(self.cluster.core.delete_namespace, self.namespace, verb="delete",
-                                      resource="namespaces", grace_period_seconds=0,
-                                      propagation_policy="Background")
-                except ApiFailure as exc:
-                    if exc.status != 404:
-                        raise
-            else:
-                self._delete_labelled(self.namespace, "pods")
-        except ClusterError as exc:
-            first = first or exc
+            attempt(self._delete_pods, ns)
+            if ns == self.training_namespace:
+                attempt(self._delete_claims, ns)
+        if self.given_namespace is None:
+            attempt(self._delete_namespace)
+        else:
+            attempt(self._delete_pods, self.namespace)
         if first is not None:
             raise first
 
-    def _delete_labelled(self, namespace: str, what: str) -> None:
-        fn = {"pods": self.cluster.core.delete_collection_namespaced_pod,
-              "persistentvolumeclaims": self.cluster.core.delete_collection_namespaced_persistent_volume_claim}[what]
-        kwargs = {"grace_period_seconds": 0} if what == "pods" else {}
+    def _delete_namespace(self) -> None:
         try:
-            self.cluster.call(fn, namespace, verb="deletecollection", resource=what, label_selector=self.selector,
-                              **kwargs)
+            self.cluster.call(self.cluster.core.delete_namespace, self.namespace, verb="delete",
+                              resource="namespaces", grace_period_seconds=0, propagation_policy="Background")
+        except ApiFailure as exc:
+            if exc.status != 404:
+                raise
+
+    def _delete_pods(self, namespace: str) -> None:
+        try:
+            self.cluster.call(self.cluster.core.delete_collection_namespaced_pod, namespace, verb="deletecollection",
+                              resource="pods", label_selector=self.selector, grace_period_seconds=0)
+        except ApiFailure as exc:
+            if exc.status != 404:
+                raise
+
+    def _delete_claims(self, namespace: str) -> None:
+        try:
+            self.cluster.call(self.cluster.core.delete_collection_namespaced_persistent_volume_claim, namespace,
+                              verb="deletecollection", resource="persistentvolumeclaims",
+                              label_selector=self.selector)
         except ApiFailure as exc:
             if exc.status != 404:
                 raise
