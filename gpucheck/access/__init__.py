@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from gpucheck.access import prometheus, service_account
-from gpucheck.cluster.errors import ClusterError
 from gpucheck.model import CheckResult
 
 if TYPE_CHECKING:
@@ -19,9 +18,3 @@ CHECKS: dict[str, Callable[["RunState"], CheckResult]] = {
 # The snapshot kinds each check reads besides its own requests (see gpucheck.inventory.snapshot).
 KINDS: dict[str, tuple[str, ...]] = {"GPU-SA-001": (), "GPU-METRICS-002": ("nodes",)}
 
-
-def evaluate(check_id: str, state: "RunState") -> CheckResult:
-    try:
-        return CHECKS[check_id](state)
-    except ClusterError as exc:
-        return CheckResult.error(check_id, str(exc))
