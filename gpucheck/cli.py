@@ -368,6 +368,14 @@ _register_deploy()
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    # SIGTERM (a CronJob's deadline, CI cancelling a job) stops any command as Ctrl-C does,
+    # from the first moment: what was started is stopped, what was created is removed.
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         cli.main(args=argv, prog_name="gpucheck")
     except SystemExit as exc:
