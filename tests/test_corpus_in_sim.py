@@ -138,6 +138,15 @@ def loaded(sim, api):
     finally:
         for name in names.values():
             core.delete_node(name)
+            # No kubelet ever ran the DaemonSet pods bound to these nodes; pod GC would take
+            # them only after its orphan quarantine (about a minute), and until then the
+            # device plugin's counts include them. Remove them as a node drain would.
+            for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={name}").items:
+                try:
+                    core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)
+                except client.ApiException as exc:
+                    if exc.status != 404:
+                        raise
         for ns in namespaces.values():
             core.delete_namespace(ns)
         for name in names.values():

@@ -25,10 +25,10 @@ def statuses(cluster) -> dict:
     return {cid: evaluate(cid, snap, SETTINGS) for cid in ANALYZERS}
 
 
-def everything(kubeconfig) -> dict:
+def everything(kubeconfig, config_file: str) -> dict:
     """Every check of the standard profile, inventory and probe pods, as one run does them."""
     state = RunState(resolve(cli={"kubeconfig": str(kubeconfig), "profile": "standard",
-                                  "config_file": expectations_file()}, env={}))
+                                  "config_file": config_file}, env={}))
     try:
         return {cid: state.evaluate(cid) for cid in state.expected()}
     finally:
@@ -51,12 +51,21 @@ def cluster(sim):
     return connect(str(sim.kubeconfig))
 
 
+@pytest.fixture(scope="module")
+def run_config(tmp_path_factory) -> str:
+    """The sim's expectations with a 20 s schedule budget (60 s by default): a claim that
+    cannot bind (storage-volumes-gone) fails as it would, without a minute's wait."""
+    path = tmp_path_factory.mktemp("scenario-config") / "gpucheck.yaml"
+    path.write_text(open(expectations_file()).read() + "probes: {scheduleTimeout: 20}\n")
+    return str(path)
+
+
 # No minimum driver and no Prometheus are configured for the sim.
 BASELINE_NOT_PASS = {"GPU-DRV-002": Status.SKIP, "GPU-METRICS-002": Status.SKIP}
 
 
-def test_healthy_sim_passes_every_check(cluster, sim):
-    results = everything(sim.kubeconfig)
+def test_healthy_sim_passes_every_check(cluster, sim, run_config):
+    results = everything(sim.kubeconfig, run_config)
     assert {cid: r.status for cid, r in results.items() if r.status != Status.PASS} == BASELINE_NOT_PASS, \
         {cid: r.summary for cid, r in results.items() if r.status != Status.PASS}
     from gpucheck import catalog
@@ -74,7 +83,7 @@ def test_minimum_driver_is_enforced_when_configured(cluster, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(scenarios.catalog()))
-def test_scenario_fails_only_the_intended_check(cluster, sim, name):
+def test_scenario_fails_only_the_intended_check(cluster, sim, run_config, name):
     scenario = scenarios.catalog()[name]
     baseline = {cid: r.status for cid, r in statuses(cluster).items()}
     scenarios.apply(cluster.api, name)
@@ -82,7 +91,7 @@ def test_scenario_fails_only_the_intended_check(cluster, sim, name):
         inventory_affected = [c for c in (scenario.caught_by, *scenario.also_affects) if c in ANALYZERS]
         if inventory_affected:  # controllers react asynchronously: let the API view settle first
             settle(cluster, lambda rs: all(rs[c].status != baseline[c] for c in inventory_affected))
-        results = everything(sim.kubeconfig)
+        results = everything(sim.kubeconfig, run_config)
         caught = results.get(scenario.caught_by)
         if caught is not None:
             # Minor checks warn rather than fail; either way the finding names the broken object.

@@ -54,6 +54,11 @@ def team_airflow(sim, tmp_path_factory):
     home = tmp_path_factory.mktemp("team-airflow")
     af = airflow_local.start(home, str(sim.kubeconfig), max_active=16)
     try:
+        # A team's Airflow has the DAG deployed and parsed before anyone sweeps through it.
+        from gpucheck.sweep.airflow_api import AirflowApi, Credentials
+
+        assert AirflowApi(Credentials(af.url, af.username, af.password)).wait_for_dag(
+            "gpucheck_gpu_sweep", timeout=120).dag_present
         yield af
     finally:
         af.stop()

@@ -38,6 +38,7 @@ log = logging.getLogger("gpucheck.sim.agent")
 STARTED = SIM_ANN + "started"
 EXIT_CODE = SIM_ANN + "exit-code"
 # Node annotations that scenarios set to change what containers on the node see.
+PULL_SECONDS = SIM_ANN + "image-pull-seconds"
 SMI_FAULT = SIM_ANN + "smi-fault"  # a key of smi_render.ERRORS
 DRIVER_OVERRIDE = SIM_ANN + "driver-version"  # the driver the node really runs
 GPU_LEAK = SIM_ANN + "gpu-leak"  # containers without a GPU request see every GPU
@@ -51,6 +52,14 @@ class NodeState:
     annotations: dict[str, str] = field(default_factory=dict)
     # pod uid -> (gpu indices, mig slices)
     used: dict[str, tuple[list[int], list[smi_render.MigSlice]]] = field(default_factory=dict)
+    # Images this node has pulled since its pull time was last set: as a kubelet's image
+    # cache, only the first pod of an image pays the pull.
+    pulled: set[str] = field(default_factory=set)
+
+    def update(self, annotations: dict[str, str]) -> None:
+        if annotations.get(PULL_SECONDS) != self.annotations.get(PULL_SECONDS):
+            self.pulled.clear()  # a new pull time: as if the node's images were evicted
+        self.annotations = annotations
 
     @property
     def is_kwok(self) -> bool:
@@ -102,8 +111,8 @@ class Agent:
                 nodes = self.api.list_node()
                 with self.lock:
                     for n in nodes.items:
-                        self.nodes.setdefault(n.metadata.name, NodeState()).annotations = dict(
-                            n.metadata.annotations or {})
+                        self.nodes.setdefault(n.metadata.name, NodeState()).update(
+                            dict(n.metadata.annotations or {}))
                 rv = nodes.metadata.resource_version
                 for ev in watch.Watch().stream(self.api.list_node, resource_version=rv,
                                                timeout_seconds=300):
@@ -112,8 +121,8 @@ class Agent:
                         if ev["type"] == "DELETED":
                             self.nodes.pop(n.metadata.name, None)
                         else:
-                            self.nodes.setdefault(n.metadata.name, NodeState()).annotations = dict(
-                                n.metadata.annotations or {})
+                            self.nodes.setdefault(n.metadata.name, NodeState()).update(
+                                dict(n.metadata.annotations or {}))
                     if self.stop.is_set():
                         return
             except Exception as exc:  # the apiserver may restart under us; start over
@@ -276,8 +285,15 @@ class Agent:
                     {**body, "metadata": {**body["metadata"], "resourceVersion": self.custom.get_namespaced_custom_object(
                         "kwok.x-k8s.io", "v1alpha1", pod.metadata.namespace, "logs", pod.metadata.name)["metadata"]["resourceVersion"]}})
             self._until_served(pod, logs[0]["containers"][0])
-        # A node can be told to pull images slowly (the start-up budget scenario).
-        self.stop.wait(float(st.annotations.get(SIM_ANN + "image-pull-seconds", "0") or 0))
+        # A node can be told to pull images slowly (the start-up budget scenario); a pulled
+        # image is cached on the node.
+        images = {c.image for c in pod.spec.containers}
+        with self.lock:
+            to_pull = images - st.pulled
+        if to_pull:
+            self.stop.wait(float(st.annotations.get(PULL_SECONDS, "0") or 0))
+            with self.lock:
+                st.pulled |= to_pull
         all_gpus = sorted({i for g, _ in per_container.values() for i in g})
         all_migs = [m.__dict__ for _, ms in per_container.values() for m in ms]
         annotations = {STARTED: json.dumps({"gpus": all_gpus, "migs": all_migs}, separators=(",", ":"))}

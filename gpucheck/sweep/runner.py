@@ -78,7 +78,9 @@ def run(cluster: Cluster, namespace: str, nodes: list[Any], settings: Any, run_i
             api = AirflowApi(credentials(sweep.airflow.url, sweep.airflow.credentialsFile))
             result.airflow = api.url
         dag_id = sweep.airflow.dagId
-        pre = api.wait_for_dag(dag_id, timeout=90)
+        # gpucheck's own Airflow has just been handed the DAG: wait for its dag-processor. A
+        # team's Airflow has the DAG deployed or not; asking once is the pre-flight.
+        pre = api.wait_for_dag(dag_id, timeout=90) if local is not None else api.preflight(dag_id)
         mine = [e for e in pre.import_errors if "gpu_sweep" in e]
         if not pre.dag_present or mine:
             result.error = (f"DAG {dag_id} is not in the Airflow at {result.airflow}" if not pre.dag_present else
