@@ -8,6 +8,7 @@ corpus YAML can be viewed the same way in tests.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 # Fields whose values are free-form maps (label keys, resource names): returned as plain dicts.
@@ -15,6 +16,7 @@ _MAPS = frozenset({"labels", "annotations", "allocatable", "capacity", "limits",
                    "data", "matchLabels", "hard", "used"})
 
 
+@lru_cache(maxsize=512)  # a few dozen attribute names, asked for millions of times
 def _camel(name: str) -> str:
     if name == "_continue":
         return "continue"
