@@ -1,7 +1,7 @@
 """The permissions table covers every API call gpucheck makes, and grants nothing no code uses.
 
 The package's source is scanned: `verb=`/`resource=` passed to `Cluster.call`, the resource of
-`list_views`/`list_all`, watches (`Watch().stream(fn)`, `wait_for(fn)`), and every reference to
+`list_views`, watches (`Watch().stream(fn)`, `wait_for(fn)`), and every reference to
 a Kubernetes client method (`cluster.core.delete_namespaced_pod`), whose verb and resource
 follow from its name. The simulated cluster's own code (gpucheck/sim) is not gpucheck's
 runtime and is left out.
@@ -88,7 +88,7 @@ def api_uses(source: str, filename: str = "<src>") -> list[tuple[str, str | None
             verb, resource = _kw(node, "verb"), _kw(node, "resource")
             fname = node.func.attr if isinstance(node.func, ast.Attribute) else \
                 node.func.id if isinstance(node.func, ast.Name) else ""
-            if resource and (verb or fname in ("list_views", "list_all")):
+            if resource and (verb or fname == "list_views"):
                 group, res = _normalize(resource)
                 uses.append((verb or "list", group, res, where))
             watched = fname == "stream" or fname in ("wait_for", "wait_deleted")

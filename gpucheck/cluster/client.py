@@ -127,22 +127,9 @@ class Cluster:
     def _may_wait(self, seconds: float) -> bool:
         return self.deadline is None or time.monotonic() + seconds < self.deadline
 
-    def list_all(self, fn: Callable[..., Any], *args: Any, resource: str, **kwargs: Any) -> list[Any]:
-        """Every item of a LIST, page by page (limit/continue), so huge clusters stay cheap."""
-        items: list[Any] = []
-        token = None
-        while True:
-            page = self.call(fn, *args, verb="list", resource=resource, limit=PAGE,
-                             _continue=token, **kwargs)
-            items.extend(page.items)
-            token = page.metadata._continue
-            if not token:
-                return items
-
-
     def list_views(self, fn: Callable[..., Any], *args: Any, resource: str, **kwargs: Any) -> list[View]:
-        """Like list_all, but items are Views over the raw JSON: no model deserialization,
-        which is what makes a snapshot of thousands of objects cheap."""
+        """Every item of a LIST, page by page (limit/continue), as Views over the raw JSON: no
+        model deserialization, which is what makes a snapshot of thousands of objects cheap."""
         items: list[View] = []
         token = None
         while True:
