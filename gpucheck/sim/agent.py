@@ -197,18 +197,63 @@ class Agent:
                 f.unlink(missing_ok=True)
 
     def _start_guarded(self, pod: Any) -> None:
+        """Start `pod`, retrying as a kubelet's pod sync does. A start that fails while the
+        API server restarts must not be dropped: the watch may already have resumed (and
+        skipped this in-flight pod), so no further event would ever bring it back."""
+        uid, ns, name = pod.metadata.uid, pod.metadata.namespace, pod.metadata.name
+        delay = 0.5
         try:
-            self.start(pod)
-            with self.lock:
-                self.started.add(pod.metadata.uid)
-        except ApiException as exc:
-            if exc.status not in (404, 409):
-                log.warning("start %s/%s: %s", pod.metadata.namespace, pod.metadata.name, exc.reason)
-        except Exception:
-            log.exception("start %s/%s", pod.metadata.namespace, pod.metadata.name)
+            while not self.stop.is_set():
+                try:
+                    self.start(pod)
+                    with self.lock:
+                        self.started.add(uid)
+                    return
+                except ApiException as exc:
+                    if exc.status in (404, 409):  # the pod is gone (or its name was reused)
+                        return
+                    log.warning("start %s/%s: %s; retrying", ns, name, exc.reason)
+                except Exception as exc:  # a dropped connection: the API server restarting
+                    log.warning("start %s/%s: %s; retrying", ns, name, exc)
+                self._forget(pod)
+                self.stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+                pod = self._current(pod)
+                if pod is None:
+                    return
         finally:
             with self.lock:
-                self.inflight.discard(pod.metadata.uid)
+                self.inflight.discard(uid)
+
+    def _forget(self, pod: Any) -> None:
+        """Undo a failed start's allocation, so the retry allocates afresh."""
+        with self.lock:
+            st = self.nodes.get(pod.spec.node_name or "")
+            if st:
+                st.used.pop(pod.metadata.uid, None)
+
+    def _current(self, pod: Any) -> Any:
+        """The pod as the API server has it now; None when there is nothing left to start
+        (deleted, replaced by a pod of the same name, terminating, finished or started)."""
+        while not self.stop.is_set():
+            try:
+                now = self.api.read_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                self.stop.wait(1)
+                continue
+            except Exception:
+                self.stop.wait(1)
+                continue
+            if (now.metadata.uid != pod.metadata.uid or now.metadata.deletion_timestamp
+                    or (now.status and now.status.phase in _TERMINAL)):
+                return None
+            if STARTED in (now.metadata.annotations or {}):
+                self._adopt(now, now.spec.node_name, now.metadata.annotations[STARTED])
+                return None
+            return now
+        return None
 
     def _allocate(self, pod: Any) -> tuple[NodeState, dict[str, tuple[list[int], list[smi_render.MigSlice]]]]:
         with self.lock:
