@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -221,8 +222,6 @@ def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str 
               cluster_name: str | None, workers: str | None, pytest_args: tuple[str, ...]) -> int:
     """Run `pytest --gpucheck` with the run options, plus `gpucheck_args` (more
     --gpucheck-... options); returns pytest's exit code, which follows gpucheck's policy."""
-    import pytest
-
     if sim_name:
         if kubeconfig:
             _fail("give --kubeconfig or --sim, not both", exitcodes.USAGE)
@@ -231,7 +230,10 @@ def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str 
             from gpucheck.sim import expectations_file
 
             config_file = expectations_file()
-    args = ["--gpucheck", "-p", "no:cacheprovider", f"--rootdir={os.getcwd()}", "--no-header"]
+    # Only gpucheck's own plugins: a third-party pytest plugin in the environment neither
+    # slows the start (some take seconds to import) nor changes how checks run.
+    args = ["--disable-plugin-autoload", "-p", "gpucheck.plugin", "--gpucheck", "-p", "no:cacheprovider",
+            f"--rootdir={os.getcwd()}", "--no-header"]
     for opt, value in (("kubeconfig", kubeconfig), ("context", context), ("namespace", namespace),
                        ("profile", profile), ("select", select), ("skip", skip), ("report", report_dir),
                        ("config", config_file), ("fail-on", fail_on), ("timeout", timeout),
@@ -240,8 +242,78 @@ def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str 
         if value is not None:
             args.append(f"--gpucheck-{opt}={value}")
     if workers:
-        args += ["-n", workers]
-    return int(pytest.main([*args, *gpucheck_args, *pytest_args]))
+        args += ["-p", "xdist.plugin", "-n", workers]
+    started = _Started()
+    try:
+        with _signals_held():
+            # Whole before a signal can cut an import short: the wrap-up of an interrupted
+            # run needs these, and a half-imported module cannot be imported again.
+            import pytest
+
+            import gpucheck.plugin  # noqa: F401
+            import gpucheck.report.terminal  # noqa: F401
+        return int(pytest.main([*args, *gpucheck_args, *pytest_args], plugins=[started]))
+    except KeyboardInterrupt:
+        if started.configured:
+            raise  # the plugin has cleaned up and written the report on its way out
+        return _interrupted_before_start([*args, *gpucheck_args])
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then act on one that came (as Ctrl-C)."""
+    import signal
+
+    came: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: came.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if came:
+        raise KeyboardInterrupt(signal.Signals(came[0]).name)
+
+
+class _Started:
+    """Whether pytest got as far as configuring its plugins (gpucheck's among them)."""
+
+    configured = False
+
+    def pytest_configure(self, config: Any) -> None:
+        self.configured = True
+
+
+def _interrupted_before_start(args: list[str]) -> int:
+    """Ctrl-C or SIGTERM while pytest was still loading: no check ran and nothing was created,
+    but the run still ends with its report (every check ERROR, interrupted) and exit code 2."""
+    from gpucheck import report
+    from gpucheck.config import OPTIONS, SettingsError, resolve
+    from gpucheck.plugin import DEFAULT_REPORT_DIR
+    from gpucheck.run import RunState
+
+    by_option = {opt: name for name, (opt, _) in OPTIONS.items()}
+    values: dict[str, Any] = {}
+    for arg in args:
+        opt, eq, value = arg.partition("=")
+        name = by_option.get(opt)
+        if name == "allow":
+            values.setdefault(name, []).append(value)
+        elif name and eq:
+            values[name] = value
+    try:
+        state = RunState(resolve(cli=values))
+    except SettingsError:
+        _say("gpucheck: interrupted")
+        return exitcodes.INTERRUPTED
+    rep, _ = state.finish(interrupted=True)
+    paths = report.write_all(rep, state.settings.report_dir or DEFAULT_REPORT_DIR)
+    from gpucheck.report import terminal
+
+    for line in terminal.lines(rep, paths):
+        click.echo(line)
+    return exitcodes.INTERRUPTED
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": True})

@@ -98,6 +98,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION, None)
     if session is not None:
+        if not session.is_worker and session.report is None:
+            # Interrupted before the session started (pytest then skips sessionfinish): the
+            # run still removes what it created and writes a report saying so.
+            problems = session.wrap_up(interrupted=session.interrupted)
+            writer = config.get_terminal_writer()
+            for problem in problems:
+                writer.line(f"gpucheck: warning: {problem}", yellow=True)
+            for line in session.summary_lines():
+                writer.line(line)
         del config.stash[SESSION]
         config.pluginmanager.unregister(session)
         if session.previous_sigterm is not None:
@@ -149,6 +158,39 @@ class GpucheckSession:
         self.baseline_note: str | None = None  # what became of --gpucheck-save-baseline
         self.published: list[str] = []
         self.publish_problems: list[str] = []
+        self.code = exitcodes.INTERNAL
+        self.interrupted = False
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self.interrupted = True
+
+    def wrap_up(self, interrupted: bool) -> list[str]:
+        """Remove what the run created, decide, write the report, publish it; returns the
+        problems to warn about. The controller's last act, whichever way the run ended."""
+        problems = []
+        problem = self.state.cleanup()
+        if problem:
+            problems.append(problem)
+        self.report, code = self.state.finish(interrupted=interrupted)
+        self.paths = report.write_all(self.report, self.state.settings.report_dir or DEFAULT_REPORT_DIR)
+        self.published, self.publish_problems = self.state.publish(self.report)
+        if self.publish_problems and code == exitcodes.READY:
+            code = exitcodes.PUBLISH_FAILED  # visible in CI and as a failed Job; a NOT_READY stays 1
+        self.code = code
+        return problems + self.publish_problems
+
+    def summary_lines(self) -> list[str]:
+        """The readiness summary the terminal shows at the end."""
+        from gpucheck.report import terminal
+
+        if self.report is None:
+            return []
+        out = terminal.lines(self.report, self.paths)
+        if self.baseline_note:
+            out.append(self.baseline_note)
+        out += self.published
+        out += [f"not published: {problem}" for problem in self.publish_problems]
+        return out
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # The controller (or a lone process) sweeps up what killed runs left, before this run
@@ -203,21 +245,12 @@ class GpucheckSession:
         # owns the run's workspace and removes it last, which also takes a lost worker's pods.
         if self.is_worker:
             return
-        problem = self.state.cleanup()
-        if problem:
+        for problem in self.wrap_up(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED):
             session.config.get_terminal_writer().line(f"gpucheck: warning: {problem}", yellow=True)
-        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        self.report, code = self.state.finish(interrupted=interrupted)
-        self.paths = report.write_all(self.report, self.state.settings.report_dir or DEFAULT_REPORT_DIR)
-        self.published, problems = self.state.publish(self.report)
-        for problem in problems:
-            session.config.get_terminal_writer().line(f"gpucheck: warning: {problem}", yellow=True)
-        self.publish_problems = problems
-        if problems and code == exitcodes.READY:
-            code = exitcodes.PUBLISH_FAILED  # visible in CI and as a failed Job; a NOT_READY stays 1
         if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
                           pytest.ExitCode.USAGE_ERROR):
             return
+        code = self.code
         session.exitstatus = code
         target = self.state.settings.save_baseline
         if target:
@@ -230,17 +263,10 @@ class GpucheckSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.report is None:
             return
-        from gpucheck.report import terminal
-
         terminalreporter.section("gpucheck readiness")
-        for line in terminal.lines(self.report, self.paths):
-            terminalreporter.write_line(line)
-        if self.baseline_note:
-            terminalreporter.write_line(self.baseline_note, red=self.baseline_note.startswith("gpucheck: error"))
-        for line in self.published:
-            terminalreporter.write_line(line)
-        for problem in self.publish_problems:
-            terminalreporter.write_line(f"not published: {problem}", yellow=True)
+        for line in self.summary_lines():
+            terminalreporter.write_line(line, red=line.startswith("gpucheck: error"),
+                                        yellow=line.startswith("not published:"))
 
 
 @pytest.fixture

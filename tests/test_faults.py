@@ -290,6 +290,28 @@ def test_a_signal_at_a_random_point_ends_the_run_clean(api, sim, tmp_path, sig, 
     assert leftovers(api) == []
 
 
+@pytest.mark.parametrize("sig,delay", [(signal.SIGINT, 0.4), (signal.SIGTERM, 0.9)])
+def test_a_signal_while_gpucheck_is_still_starting_still_writes_the_report(api, sim, tmp_path, sig, delay):
+    """A CronJob's deadline or a cancelled CI job can land while Python and pytest are still
+    loading: no check ran, yet the run ends with exit 2 and a report saying so, no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "gpucheck", "run", f"--kubeconfig={sim.kubeconfig}",
+                             f"--config={expectations_file()}", f"--report={tmp_path / 'report'}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        time.sleep(delay)
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == exitcodes.INTERRUPTED, out[-3000:]
+    assert "Traceback" not in out
+    report = _report(tmp_path)
+    assert report is not None and report["verdict"] == "NOT_READY", out[-3000:]
+    assert all(c["status"] == "ERROR" and "interrupted" in c["summary"] for c in report["checks"]
+               if c["status"] != "PASS")
+    assert leftovers(api) == []
+
+
 def test_a_killed_xdist_worker_is_error_for_its_checks_and_its_pods_are_removed(api, sim, tmp_path):
     import os
 
