@@ -120,6 +120,10 @@ def down(name: str, say: Callable[[str], None] = lambda s: None) -> bool:
     return True
 
 
+# KWOK renews each node's lease every quarter of this. A kubelet's 40 s (a renewal every 10 s)
+# is 60 writes a second on the 600-node profile, most of what two cores can give; the node
+# controller's grace period follows, so a node still goes NotReady once its leases stop.
+NODE_LEASE_S = 120
 RESTARTABLE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "sim-agent")
 
 
@@ -318,8 +322,12 @@ def _start_control_plane(d: Path, p: pki.Pki, bins: dict[str, Path], ports: dict
         f"--service-account-private-key-file={p.sa_key}", f"--root-ca-file={p.ca_cert}",
         f"--cluster-signing-cert-file={p.ca_cert}", f"--cluster-signing-key-file={d / 'pki' / 'ca.key'}",
         "--kube-api-qps=500", "--kube-api-burst=1000",
-        "--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle-controller",
+        # No kube-proxy or network reads Endpoints in the sim: their controllers would only
+        # rewrite a 550-address object per dcgm-exporter pod on a large profile.
+        "--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle-controller,-endpoints-controller,"
+        "-endpointslice-controller,-endpointslice-mirroring-controller",
         "--concurrent-daemonset-syncs=4", "--concurrent-gc-syncs=20",
+        f"--node-monitor-grace-period={NODE_LEASE_S + 60}s",
     ], d / "logs" / "kube-controller-manager.log"))
     procs.append(processes.spawn("kube-scheduler", [
         str(bins["kube-scheduler"]), f"--config={sched_cfg}",
@@ -338,7 +346,7 @@ def _start_nodes(d: Path, bins: dict[str, Path], ports: dict[str, int], procs: l
         str(bins["kwok"]), f"--config={kwok_cfg}", f"--kubeconfig={d / 'kwok.kubeconfig'}",
         "--manage-all-nodes=false", f"--manage-nodes-with-annotation-selector={profiles.KWOK_NODE_ANN}=fake",
         "--node-ip=127.0.0.1", f"--node-port={ports['kwok']}", f"--server-address=127.0.0.1:{ports['kwok']}",
-        "--cidr=10.0.0.1/16", "--enable-crds=Logs", "--node-lease-duration-seconds=40",
+        "--cidr=10.0.0.1/16", "--enable-crds=Logs", f"--node-lease-duration-seconds={NODE_LEASE_S}",
     ], d / "logs" / "kwok.log")
     procs.append(kwok)
     agent = processes.spawn("sim-agent", [
