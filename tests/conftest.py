@@ -1,20 +1,17 @@
-"""Test fixtures: one simulated cluster per test session.
+"""Test fixtures: one simulated cluster per test process, reused by every test it runs.
 
-The session's main process owns the cluster: it names it after its own pid and removes it at
-the end. It is started lazily (a run of unit tests alone starts nothing), under a file lock so
-xdist workers would share it too. A cluster left by a killed session is pruned at the next
-session's start because its owner pid is gone.
-
-Run these tests serially: fault scenarios change the shared cluster while they are applied,
-and pytest-xdist 3.8's `--dist loadgroup`, which could keep them on one worker, does not group
-under pytest 9.2 (pytest-dev/pytest-xdist#1386).
+Fault scenarios change a cluster while they are applied, so processes never share one: a
+serial run has one cluster, and under pytest-xdist (`-n 2 --dist loadfile`, the README's test
+command) each worker has its own, so a worker applying a fault never disturbs another's
+tests. Modules stay whole on one worker (`loadfile`): their module-scoped fixtures (a second
+cluster, a loopback Airflow) are started once. A cluster starts lazily (a run of unit tests
+alone starts none), is named after the session's main process and removed at its end; one
+left by a killed session is pruned at the next session's start because its owner is gone.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -35,23 +32,25 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    # The main process removes every cluster of the session, a lost worker's included.
     if _is_controller(config) and os.environ.get(_OWNER_ENV) == str(os.getpid()):
-        cluster.down(_session_name())
+        for i in cluster.list_all():
+            if i.name == _session_prefix() or i.name.startswith(_session_prefix() + "-"):
+                cluster.down(i.name)
 
 
-def _session_name() -> str:
+def _session_prefix() -> str:
     return f"pytest-{os.environ.get(_OWNER_ENV, os.getpid())}"
 
 
 @pytest.fixture(scope="session")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> cluster.SimInfo:
-    lock_path = Path(tmp_path_factory.getbasetemp()).parent / "gpucheck-sim.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return cluster.up(name=_session_name(), owner_pid=int(os.environ.get(_OWNER_ENV, os.getpid())))
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def sim(worker_id: str) -> Iterator[cluster.SimInfo]:
+    name = _session_prefix() if worker_id == "master" else f"{_session_prefix()}-{worker_id}"
+    info = cluster.up(name=name, owner_pid=int(os.environ.get(_OWNER_ENV, os.getpid())))
+    try:
+        yield info
+    finally:
+        cluster.down(name)
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +77,16 @@ def namespace(api) -> Iterator[str]:
         yield name
     finally:
         core.delete_namespace(name, grace_period_seconds=0)
+
+
+# Modules that take longest (seconds on two workers, from `--durations=0`), started first so
+# no long module is left to run alone at the end. With `--no-loadscope-reorder`, xdist hands
+# out modules in this order; the rest follow in their usual order.
+_SLOW_MODULES = ("test_scenarios_checks.py", "test_sweep.py", "test_faults.py", "test_scale.py",
+                 "test_plugin.py", "test_faults_cluster.py", "test_sim_lifecycle.py", "test_gate.py",
+                 "test_security.py", "test_deploy_sim.py", "test_janitor.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(_SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within a module kept
