@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import click
 
-from gpucheck import __version__, exitcodes
+from gpucheck import __version__, exitcodes, signals
 
 
 def _say(line: str) -> None:
@@ -40,10 +39,18 @@ class _Group(click.Group):
             sys.exit(exitcodes.USAGE)
 
 
+# Commands that run the suite release the held signals themselves (run_suite), so that an
+# interrupt, even one that came while gpucheck was starting, still ends with a report.
+_SUITE_COMMANDS = ("run", "gate", "baseline")
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gpucheck")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Is this Kubernetes cluster ready for GPU training?"""
+    if ctx.invoked_subcommand not in _SUITE_COMMANDS:
+        signals.release()
 
 
 # -- sim ------------------------------------------------------------------------------------
@@ -225,6 +232,7 @@ def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str 
     if sim_name:
         if kubeconfig:
             _fail("give --kubeconfig or --sim, not both", exitcodes.USAGE)
+        signals.release()  # starting the cluster takes its own interrupts (it removes what it started)
         kubeconfig = str(_sim_up(sim_name).kubeconfig)
         if not config_file and not os.environ.get("GPUCHECK_CONFIG"):
             from gpucheck.sim import expectations_file
@@ -245,7 +253,7 @@ def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str 
         args += ["-p", "xdist.plugin", "-n", workers]
     started = _Started()
     try:
-        with _signals_held():
+        with signals.held():
             # Whole before a signal can cut an import short: the wrap-up of an interrupted
             # run needs these, and a half-imported module cannot be imported again.
             import pytest
@@ -257,23 +265,6 @@ def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str 
         if started.configured:
             raise  # the plugin has cleaned up and written the report on its way out
         return _interrupted_before_start([*args, *gpucheck_args])
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends, then act on one that came (as Ctrl-C)."""
-    import signal
-
-    came: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: came.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if came:
-        raise KeyboardInterrupt(signal.Signals(came[0]).name)
 
 
 class _Started:
@@ -440,14 +431,7 @@ _register_deploy()
 
 
 def main(argv: list[str] | None = None) -> int:
-    import signal
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    # SIGTERM (a CronJob's deadline, CI cancelling a job) stops any command as Ctrl-C does,
-    # from the first moment: what was started is stopped, what was created is removed.
-    signal.signal(signal.SIGTERM, interrupt)
+    signals.hold()  # as gpucheck.__main__ does, for callers that come straight here
     try:
         cli.main(args=argv, prog_name="gpucheck")
     except SystemExit as exc:

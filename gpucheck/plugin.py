@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from gpucheck import catalog, exitcodes, report
+from gpucheck import catalog, exitcodes, report, signals
 from gpucheck.config import OPTIONS, SettingsError, resolve
 from gpucheck.model import CheckResult
 from gpucheck.run import RESULT_KEY, RunState
@@ -119,11 +119,7 @@ def _sigterm_interrupts() -> Any:
     written, exit code 2. Python's default would die on the spot and leave pods behind."""
     if threading.current_thread() is not threading.main_thread():
         return None
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    return signal.signal(signal.SIGTERM, interrupt)
+    return signal.signal(signal.SIGTERM, signals.interrupt)
 
 
 def _check_ids(item: pytest.Item) -> tuple[str, ...]:

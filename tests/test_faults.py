@@ -290,14 +290,29 @@ def test_a_signal_at_a_random_point_ends_the_run_clean(api, sim, tmp_path, sig, 
     assert leftovers(api) == []
 
 
-@pytest.mark.parametrize("sig,delay", [(signal.SIGINT, 0.4), (signal.SIGTERM, 0.9)])
+def _catches_sigterm(pid: int) -> bool:
+    """gpucheck's first line holds SIGINT and SIGTERM (gpucheck.signals); Python catches no
+    SIGTERM of its own, so a caught SIGTERM means gpucheck's code is running."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+@pytest.mark.parametrize("sig,delay", [(signal.SIGINT, 0.0), (signal.SIGTERM, 0.0), (signal.SIGINT, 0.3),
+                                       (signal.SIGTERM, 0.6)])
 def test_a_signal_while_gpucheck_is_still_starting_still_writes_the_report(api, sim, tmp_path, sig, delay):
-    """A CronJob's deadline or a cancelled CI job can land while Python and pytest are still
-    loading: no check ran, yet the run ends with exit 2 and a report saying so, no traceback."""
+    """A CronJob's deadline or a cancelled CI job can land while gpucheck is still importing
+    and pytest still loading: no check ran, yet the run ends with exit 2 and a report saying
+    so, no traceback. (Before gpucheck's first line runs, the interpreter alone decides.)"""
     proc = subprocess.Popen([sys.executable, "-m", "gpucheck", "run", f"--kubeconfig={sim.kubeconfig}",
                              f"--config={expectations_file()}", f"--report={tmp_path / 'report'}"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     try:
+        deadline = time.monotonic() + 20
+        while not _catches_sigterm(proc.pid):
+            assert time.monotonic() < deadline and proc.poll() is None, "gpucheck never started"
+            time.sleep(0.005)
         time.sleep(delay)
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=60)

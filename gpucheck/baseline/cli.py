@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import click
 
-from gpucheck import exitcodes
+from gpucheck import exitcodes, signals
 from gpucheck.baseline import show, store
 from gpucheck.baseline.diff import ALLOW_KINDS
 
@@ -65,6 +65,7 @@ def register(cli: click.Group, run_options: Callable[..., Any], run_suite: Calla
     @click.argument("file")
     def show_cmd(file: str) -> None:
         """Print the GPU fingerprint and check results a baseline FILE holds."""
+        signals.release()  # `baseline` is held for `save`, which runs the suite
         for line in show.lines(_load(file, "baseline show")):
             click.echo(line)
 
