@@ -14,7 +14,6 @@ the constraints file's pin. Needs PyPI (the wheels step downloads), so it is not
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shlex
 import subprocess

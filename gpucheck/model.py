@@ -64,6 +64,13 @@ class CheckResult:
         return cls(check_id, status, tuple(findings), summary, duration_s)
 
     @classmethod
+    def summarized(cls, check_id: str, findings: list[Finding], ok: str) -> "CheckResult":
+        """`of`, summarized as graders do: the messages of the findings that are not PASS,
+        or `ok` when every finding passed."""
+        bad = [f.message for f in findings if f.status != Status.PASS]
+        return cls.of(check_id, findings, "; ".join(bad) if bad else ok)
+
+    @classmethod
     def error(cls, check_id: str, reason: str, obj: str = "") -> "CheckResult":
         return cls(check_id, Status.ERROR, (Finding(Status.ERROR, reason, obj),), reason)
 

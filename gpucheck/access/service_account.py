@@ -78,5 +78,4 @@ def review(cluster: Cluster, settings: Any) -> CheckResult:
     if not findings:
         need = "; it may run and read pods in its namespace" if t.launchesPods else ""
         findings.append(Finding(Status.PASS, f"{obj}: no cluster-wide, wildcard or Secret-reading rights{need}", obj))
-    bad = [f for f in findings if f.status != Status.PASS]
-    return CheckResult.of(CID, findings, "; ".join(f.message for f in bad) if bad else findings[0].message)
+    return CheckResult.summarized(CID, findings, findings[0].message)

@@ -43,9 +43,7 @@ def stuck(snap: Snapshot, settings: Settings) -> CheckResult:
         else:
             findings.append(Finding(Status.WARN, f"{g.name}: driver upgrade in progress ({state}); the node will "
                                     "be cordoned and drained", obj, ev))
-    bad = [f for f in findings if f.status != Status.PASS]
-    return CheckResult.of("GPU-DRV-004", findings,
-                          "; ".join(f.message for f in bad) if bad else f"no driver upgrade pending on {len(nodes)} node(s)")
+    return CheckResult.summarized("GPU-DRV-004", findings, f"no driver upgrade pending on {len(nodes)} node(s)")
 
 
 def _number(text: str) -> bool:

@@ -42,9 +42,7 @@ def strategy(snap: Snapshot, settings: Settings) -> CheckResult:
         else:
             findings.append(Finding(Status.PASS, f"{g.name}: {strat} strategy, " + ", ".join(
                 f"{k.split('/')[1]} {v}" for k, v in sorted(alloc.items()) if v), f"Node/{g.name}", ev))
-    bad = [f for f in findings if f.status != Status.PASS]
-    return CheckResult.of("GPU-MIG-001", findings,
-                          "; ".join(f.message for f in bad) if bad else f"MIG consistent on {len(nodes)} node(s)")
+    return CheckResult.summarized("GPU-MIG-001", findings, f"MIG consistent on {len(nodes)} node(s)")
 
 
 def config_state(snap: Snapshot, settings: Settings) -> CheckResult:
@@ -62,9 +60,7 @@ def config_state(snap: Snapshot, settings: Settings) -> CheckResult:
             findings.append(Finding(Status.PASS, f"{g.name}: MIG config {config} applied", f"Node/{g.name}"))
         else:
             findings.append(Finding(Status.WARN, f"{g.name}: MIG config {config} state {state}", f"Node/{g.name}"))
-    bad = [f for f in findings if f.status != Status.PASS]
-    return CheckResult.of("GPU-MIG-002", findings,
-                          "; ".join(f.message for f in bad) if bad else "MIG layouts applied")
+    return CheckResult.summarized("GPU-MIG-002", findings, "MIG layouts applied")
 
 
 def advertised_slices(g: gpu_nodes.GpuNode) -> dict[str, int]:

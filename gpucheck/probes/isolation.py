@@ -56,9 +56,8 @@ def kept_off(runs: list[ProbeRun]) -> CheckResult:
         else:
             findings.append(Finding(Status.FAIL, f"{r.target}: the pod stayed Pending for another reason: "
                                     f"{o.message or o.reason}", f"Node/{r.target}", {"reason": o.reason}))
-    bad = [f for f in findings if f.status != Status.PASS]
-    return CheckResult.of("GPU-ISO-001", findings, "; ".join(f.message for f in bad) if bad
-                          else f"GPU taints refused untolerating pods on {len(runs)} pool(s)")
+    return CheckResult.summarized("GPU-ISO-001", findings,
+                                  f"GPU taints refused untolerating pods on {len(runs)} pool(s)")
 
 
 def no_leak(runs: list[ProbeRun]) -> CheckResult:
@@ -84,9 +83,7 @@ def no_leak(runs: list[ProbeRun]) -> CheckResult:
         else:
             findings.append(Finding(Status.PASS, f"{r.target}: a pod without a GPU request sees no GPU",
                                     f"Node/{r.target}", {"output": o.log.strip()[:200]}))
-    bad = [f for f in findings if f.status != Status.PASS]
-    return CheckResult.of("GPU-ISO-002", findings, "; ".join(f.message for f in bad) if bad
-                          else f"no GPU visible without a request on {len(runs)} pool(s)")
+    return CheckResult.summarized("GPU-ISO-002", findings, f"no GPU visible without a request on {len(runs)} pool(s)")
 
 
 def distinct(runs: list[ProbeRun]) -> CheckResult:

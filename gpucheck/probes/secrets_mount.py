@@ -55,5 +55,4 @@ def mount(cluster: Cluster, settings: Any, labels: dict[str, str]) -> CheckResul
         else:
             findings.append(Finding(Status.FAIL, f"a pod in {ns} mounting {', '.join(present)} did not start: "
                                     f"{out.reason} {out.message}".strip(), f"Namespace/{ns}", ev))
-    bad = [f for f in findings if f.status != Status.PASS]
-    return CheckResult.of(CID, findings, "; ".join(f.message for f in bad) if bad else findings[0].message)
+    return CheckResult.summarized(CID, findings, findings[0].message)

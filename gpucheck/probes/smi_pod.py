@@ -81,11 +81,9 @@ def ran(runs: list[ProbeRun]) -> CheckResult:
             g = rep.gpus[0]
             findings.append(Finding(Status.PASS, f"{r.target}: {g.name} {g.uuid}, create to finish "
                                     f"{o.total_s:.1f}s", _obj(r), {**ev, "gpu": g.name, "uuid": g.uuid}))
-    bad = [f for f in findings if f.status != Status.PASS]
     slowest = max((r.outcome.total_s or 0 for r in runs if r.outcome and r.outcome.total_s), default=0)
-    return CheckResult.of("GPU-SMI-001", findings,
-                          "; ".join(f.message for f in bad) if bad
-                          else f"nvidia-smi ran on {len(runs)} pool(s); slowest create-to-finish {slowest:.1f}s")
+    return CheckResult.summarized("GPU-SMI-001", findings,
+                                  f"nvidia-smi ran on {len(runs)} pool(s); slowest create-to-finish {slowest:.1f}s")
 
 
 def _good(runs: list[ProbeRun]) -> list[tuple[ProbeRun, Any]]:
@@ -113,9 +111,7 @@ def driver(runs: list[ProbeRun], nodes: dict[str, Any], settings: Settings) -> C
         else:
             findings.append(Finding(Status.PASS, f"{r.target}: driver {seen}"
                                     + (" matches its label" if label else ""), f"Node/{r.target}", ev))
-    bad = [f for f in findings if f.status != Status.PASS]
-    return CheckResult.of("GPU-SMI-002", findings, "; ".join(f.message for f in bad) if bad
-                          else "nvidia-smi drivers match the node labels")
+    return CheckResult.summarized("GPU-SMI-002", findings, "nvidia-smi drivers match the node labels")
 
 
 def health(runs: list[ProbeRun]) -> CheckResult:
@@ -145,6 +141,4 @@ def health(runs: list[ProbeRun]) -> CheckResult:
             else:
                 findings.append(Finding(Status.PASS, f"{r.target} {g.uuid}: no ECC, retirement or remap problems",
                                         f"Node/{r.target}", ev))
-    bad = [f for f in findings if f.status != Status.PASS]
-    return CheckResult.of("GPU-SMI-003", findings, "; ".join(f.message for f in bad) if bad
-                          else f"memory health clean on {len(findings)} probed GPU(s)")
+    return CheckResult.summarized("GPU-SMI-003", findings, f"memory health clean on {len(findings)} probed GPU(s)")

@@ -31,7 +31,6 @@ def budget(runs: list[ProbeRun], settings: Any) -> CheckResult:
                                     obj, {"running_s": t}))
         else:
             findings.append(Finding(Status.PASS, text, obj, {"running_s": t}))
-    bad = [f for f in findings if f.status != Status.PASS]
     slowest = max(r.outcome.times["running"] for r in started)
-    return CheckResult.of(CID, findings, "; ".join(f.message for f in bad) if bad
-                          else f"slowest start {slowest:.1f}s of a {limit:g}s budget on {len(started)} pool(s)")
+    return CheckResult.summarized(CID, findings,
+                                  f"slowest start {slowest:.1f}s of a {limit:g}s budget on {len(started)} pool(s)")

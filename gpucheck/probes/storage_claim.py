@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kubernetes.client.rest import ApiException
 
 from gpucheck.cluster.client import Cluster
 from gpucheck.cluster.errors import ApiFailure
@@ -96,5 +95,4 @@ def claim(cluster: Cluster, settings: Any, snap: Any, labels: dict[str, str], ru
     shared = _contention(cluster, settings)
     if shared is not None:
         findings.append(shared)
-    bad = [f for f in findings if f.status != Status.PASS]
-    return CheckResult.of(CID, findings, "; ".join(f.message for f in bad) if bad else findings[0].message)
+    return CheckResult.summarized(CID, findings, findings[0].message)
