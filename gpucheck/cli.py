@@ -256,10 +256,12 @@ def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str 
         with signals.held():
             # Whole before a signal can cut an import short: the wrap-up of an interrupted
             # run needs these, and a half-imported module cannot be imported again.
+            # (gpucheck.plugin itself is left to pytest, which rewrites its asserts.)
             import pytest
 
-            import gpucheck.plugin  # noqa: F401
+            import gpucheck.baseline.gate  # noqa: F401
             import gpucheck.report.terminal  # noqa: F401
+            import gpucheck.run  # noqa: F401
         return int(pytest.main([*args, *gpucheck_args, *pytest_args], plugins=[started]))
     except KeyboardInterrupt:
         if started.configured:
@@ -281,7 +283,6 @@ def _interrupted_before_start(args: list[str]) -> int:
     but the run still ends with its report (every check ERROR, interrupted) and exit code 2."""
     from gpucheck import report
     from gpucheck.config import OPTIONS, SettingsError, resolve
-    from gpucheck.plugin import DEFAULT_REPORT_DIR
     from gpucheck.run import RunState
 
     by_option = {opt: name for name, (opt, _) in OPTIONS.items()}
@@ -299,7 +300,7 @@ def _interrupted_before_start(args: list[str]) -> int:
         _say("gpucheck: interrupted")
         return exitcodes.INTERRUPTED
     rep, _ = state.finish(interrupted=True)
-    paths = report.write_all(rep, state.settings.report_dir or DEFAULT_REPORT_DIR)
+    paths = report.write_all(rep, state.settings.report_dir)
     from gpucheck.report import terminal
 
     for line in terminal.lines(rep, paths):

@@ -22,7 +22,6 @@ from gpucheck.model import CheckResult
 from gpucheck.run import RESULT_KEY, RunState
 
 SESSION = pytest.StashKey["GpucheckSession"]()
-DEFAULT_REPORT_DIR = "gpucheck-report"
 
 
 def suites_dir() -> Path:
@@ -42,7 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--gpucheck-select", default=None, metavar="IDS", help="Only these check ids (comma-separated).")
     g.addoption("--gpucheck-skip", default=None, metavar="IDS", help="Skip these check ids (comma-separated).")
     g.addoption("--gpucheck-report", default=None, metavar="DIR",
-                help=f"Write report.json, junit.xml, report.md and report.html here (default: ./{DEFAULT_REPORT_DIR}).")
+                help=f"Write report.json, junit.xml, report.md and report.html here (default: ./{report.DEFAULT_DIR}).")
     g.addoption("--gpucheck-config", default=None, metavar="FILE", help="YAML expectations (taint keys, minimum driver, ...).")
     g.addoption("--gpucheck-fail-on", default=None, metavar="critical|major|warn",
                 help="Lowest severity that makes the verdict NOT_READY (default: major).")
@@ -168,7 +167,7 @@ class GpucheckSession:
         if problem:
             problems.append(problem)
         self.report, code = self.state.finish(interrupted=interrupted)
-        self.paths = report.write_all(self.report, self.state.settings.report_dir or DEFAULT_REPORT_DIR)
+        self.paths = report.write_all(self.report, self.state.settings.report_dir)
         self.published, self.publish_problems = self.state.publish(self.report)
         if self.publish_problems and code == exitcodes.READY:
             code = exitcodes.PUBLISH_FAILED  # visible in CI and as a failed Job; a NOT_READY stays 1
@@ -256,7 +255,11 @@ class GpucheckSession:
             if problem and code == exitcodes.READY:
                 session.exitstatus = exitcodes.USAGE  # asked for a baseline and got none: not a success
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Iterator[None]:
+        # The outermost wrapper: the readiness summary comes after pytest's own sections
+        # (failures, short summary), right above the final counts line.
+        yield
         if self.report is None:
             return
         terminalreporter.section("gpucheck readiness")

@@ -10,6 +10,7 @@ from gpucheck.report import html, junit, markdown
 from gpucheck.report.model import Report, build
 
 FORMATS = {"json": "report.json", "junit": "junit.xml", "md": "report.md", "html": "report.html"}
+DEFAULT_DIR = "gpucheck-report"  # under the working directory, when no report directory is set
 
 
 def render(report: Report, fmt: str) -> str:
@@ -24,8 +25,8 @@ def render(report: Report, fmt: str) -> str:
     raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def write_all(report: Report, directory: str | Path) -> dict[str, str]:
-    d = Path(directory)
+def write_all(report: Report, directory: str | Path | None) -> dict[str, str]:
+    d = Path(directory or DEFAULT_DIR)
     d.mkdir(parents=True, exist_ok=True)
     paths = {}
     for fmt, name in FORMATS.items():
@@ -38,4 +39,4 @@ def schema() -> dict:
     return json.loads((resources.files("gpucheck._reports") / "report.schema.json").read_text())
 
 
-__all__ = ["Report", "build", "render", "write_all", "schema", "FORMATS"]
+__all__ = ["Report", "build", "render", "write_all", "schema", "FORMATS", "DEFAULT_DIR"]
