@@ -251,61 +251,27 @@ def run_suite(gpucheck_args: list[str], *, kubeconfig: str | None, context: str 
             args.append(f"--gpucheck-{opt}={value}")
     if workers:
         args += ["-p", "xdist.plugin", "-n", workers]
-    started = _Started()
+    # Signals stay held while pytest loads and configures its plugins (an interrupt inside an
+    # import there would be an internal error); the run takes them from its session's start,
+    # and one that came meanwhile interrupts it then, so the report is still written.
+    signals.hold()
+    import pytest
+
+    class SignalsAtSessionStart:
+        @pytest.hookimpl(tryfirst=True)  # before gpucheck's janitor, which must be interruptible
+        def pytest_sessionstart(self, session: pytest.Session) -> None:
+            signals.release()
+
     try:
-        with signals.held():
-            # Whole before a signal can cut an import short: the wrap-up of an interrupted
-            # run needs these, and a half-imported module cannot be imported again.
-            # (gpucheck.plugin itself is left to pytest, which rewrites its asserts.)
-            import pytest
-
-            import gpucheck.baseline.gate  # noqa: F401
-            import gpucheck.report.terminal  # noqa: F401
-            import gpucheck.run  # noqa: F401
-        return int(pytest.main([*args, *gpucheck_args, *pytest_args], plugins=[started]))
-    except KeyboardInterrupt:
-        if started.configured:
-            raise  # the plugin has cleaned up and written the report on its way out
-        return _interrupted_before_start([*args, *gpucheck_args])
-
-
-class _Started:
-    """Whether pytest got as far as configuring its plugins (gpucheck's among them)."""
-
-    configured = False
-
-    def pytest_configure(self, config: Any) -> None:
-        self.configured = True
-
-
-def _interrupted_before_start(args: list[str]) -> int:
-    """Ctrl-C or SIGTERM while pytest was still loading: no check ran and nothing was created,
-    but the run still ends with its report (every check ERROR, interrupted) and exit code 2."""
-    from gpucheck import report
-    from gpucheck.config import OPTIONS, SettingsError, resolve
-    from gpucheck.run import RunState
-
-    by_option = {opt: name for name, (opt, _) in OPTIONS.items()}
-    values: dict[str, Any] = {}
-    for arg in args:
-        opt, eq, value = arg.partition("=")
-        name = by_option.get(opt)
-        if name == "allow":
-            values.setdefault(name, []).append(value)
-        elif name and eq:
-            values[name] = value
-    try:
-        state = RunState(resolve(cli=values))
-    except SettingsError:
+        return int(pytest.main([*args, *gpucheck_args, *pytest_args], plugins=[SignalsAtSessionStart()]))
+    except (KeyboardInterrupt, Exception) as exc:
+        # An interrupt out of another plugin's sessionfinish, or pytest failing while it
+        # reports one (pytest-dev/pytest-xdist#1196 shows that TypeError): gpucheck's own
+        # wrap-up ran regardless, and its report is written.
+        if not isinstance(exc, KeyboardInterrupt) and not isinstance(exc.__context__, KeyboardInterrupt):
+            raise
         _say("gpucheck: interrupted")
         return exitcodes.INTERRUPTED
-    rep, _ = state.finish(interrupted=True)
-    paths = report.write_all(rep, state.settings.report_dir)
-    from gpucheck.report import terminal
-
-    for line in terminal.lines(rep, paths):
-        click.echo(line)
-    return exitcodes.INTERRUPTED
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": True})
@@ -432,9 +398,13 @@ _register_deploy()
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `gpucheck` command: the process's entry point, which exits with what this returns
+    (SIGINT and SIGTERM are left held, see gpucheck.signals)."""
     signals.hold()  # as gpucheck.__main__ does, for callers that come straight here
     try:
         cli.main(args=argv, prog_name="gpucheck")
+        code = 0
     except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+        code = int(exc.code or 0)
+    signals.hold()  # the command is over: a signal while Python exits changes nothing
+    return code

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
@@ -86,10 +85,13 @@ def pytest_configure(config: pytest.Config) -> None:
             state.load_baseline()
         except BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
-    session = GpucheckSession(state, is_worker=workerinput is not None)
+    session = GpucheckSession(state, config, is_worker=workerinput is not None)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "gpucheck-session")
-    session.previous_sigterm = _sigterm_interrupts()
+    # SIGTERM (a CronJob's deadline, `kubectl delete pod`, CI cancelling a job) ends the run
+    # as Ctrl-C does: checks stop, probe pods and the workspace are removed, the report is
+    # written, exit code 2. Python's default would die on the spot and leave pods behind.
+    session.previous_sigterm = signals.sigterm_interrupts()
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(suites_dir())]
 
@@ -97,28 +99,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION, None)
     if session is not None:
-        if not session.is_worker and session.report is None:
-            # Interrupted before the session started (pytest then skips sessionfinish): the
-            # run still removes what it created and writes a report saying so.
-            problems = session.wrap_up(interrupted=session.interrupted)
-            writer = config.get_terminal_writer()
-            for problem in problems:
-                writer.line(f"gpucheck: warning: {problem}", yellow=True)
-            for line in session.summary_lines():
-                writer.line(line)
         del config.stash[SESSION]
         config.pluginmanager.unregister(session)
         if session.previous_sigterm is not None:
             signal.signal(signal.SIGTERM, session.previous_sigterm)
-
-
-def _sigterm_interrupts() -> Any:
-    """SIGTERM (a CronJob's deadline, `kubectl delete pod`, CI cancelling a job) ends the run
-    as Ctrl-C does: checks stop, probe pods and the workspace are removed, the report is
-    written, exit code 2. Python's default would die on the spot and leave pods behind."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, signals.interrupt)
 
 
 def _check_ids(item: pytest.Item) -> tuple[str, ...]:
@@ -144,8 +128,9 @@ class GpucheckSession:
     """The hooks of one `--gpucheck` run. Workers evaluate and attach results to their test
     reports; the controller (or a lone process) collects them and writes the report."""
 
-    def __init__(self, state: RunState, is_worker: bool):
+    def __init__(self, state: RunState, config: pytest.Config, is_worker: bool):
         self.state = state
+        self.config = config
         self.is_worker = is_worker
         self.report: report.Report | None = None
         self.paths: dict[str, str] = {}
@@ -155,9 +140,24 @@ class GpucheckSession:
         self.publish_problems: list[str] = []
         self.code = exitcodes.INTERNAL
         self.interrupted = False
+        self.started = False  # pytest_sessionstart completed: pytest will call sessionfinish
 
+    @pytest.hookimpl(tryfirst=True)  # first: pytest's own reporting of an interrupt can fail
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         self.interrupted = True
+        if self.is_worker or self.started or self.report is not None:
+            return
+        # Interrupted while pytest configured or started the session: pytest skips
+        # sessionfinish then, so the run wraps up here, its report saying it was interrupted.
+        with signals.deferred():  # the interrupt is being handled: a second one must not cut this short
+            problems = self.wrap_up(interrupted=True)
+        # Before configure has finished there may be no terminal reporter yet.
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        write = reporter.write_line if reporter is not None else print
+        for problem in problems:
+            write(f"gpucheck: warning: {problem}")
+        for line in self.summary_lines():
+            write(line)
 
     def wrap_up(self, interrupted: bool) -> list[str]:
         """Remove what the run created, decide, write the report, publish it; returns the
@@ -187,14 +187,15 @@ class GpucheckSession:
         out += [f"not published: {problem}" for problem in self.publish_problems]
         return out
 
+    @pytest.hookimpl(trylast=True)  # last, so `started` means every plugin's sessionstart ran
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # The controller (or a lone process) sweeps up what killed runs left, before this run
         # adds its own objects; workers share the controller's run and leave it to it.
-        if self.is_worker:
-            return
-        line = self.state.janitor()
-        if line:
-            session.config.get_terminal_writer().line(f"gpucheck: janitor: {line}")
+        if not self.is_worker:
+            line = self.state.janitor()
+            if line:
+                session.config.get_terminal_writer().line(f"gpucheck: janitor: {line}")
+        self.started = True
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -234,16 +235,31 @@ class GpucheckSession:
             if key == RESULT_KEY:
                 self.state.add(CheckResult.from_json(json.loads(value)))
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        # Workers' probe pods are deleted as each probe ends; the controller (or a lone process)
-        # owns the run's workspace and removes it last, which also takes a lost worker's pods.
-        if self.is_worker:
-            return
-        for problem in self.wrap_up(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED):
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Iterator[None]:
+        # The innermost wrapper: after every plugin's own sessionfinish (xdist's stops the
+        # workers), before the terminal reporter prints the summary. Workers' probe pods are
+        # deleted as each probe ends; the controller (or a lone process) owns the run's
+        # workspace and removes it last, which also takes a lost worker's pods.
+        try:
+            return (yield)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            raise
+        finally:
+            if not self.is_worker:
+                with signals.deferred() as came:  # a signal now must not cut cleanup or report short
+                    self._finish(session, exitstatus)
+                if came:
+                    session.exitstatus = exitcodes.INTERRUPTED
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
+        # self.interrupted too: pytest may fail while reporting the interrupt before it sets
+        # the exit status.
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or self.interrupted
+        for problem in self.wrap_up(interrupted=interrupted):
             session.config.get_terminal_writer().line(f"gpucheck: warning: {problem}", yellow=True)
-        if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
-                          pytest.ExitCode.USAGE_ERROR):
+        if interrupted or exitstatus in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
             return
         code = self.code
         session.exitstatus = code

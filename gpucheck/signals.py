@@ -6,7 +6,8 @@ point, and acts on one that came then. After that both raise KeyboardInterrupt: 
 CronJob's deadline, CI cancelling a job) stops a run as Ctrl-C does, so what it created is
 removed and its report written; Python's default would die on the spot.
 
-Only the command's entry point uses this; importing gpucheck as a library changes no handler.
+Only the command's entry point holds them at start; importing gpucheck as a library changes
+no handler. `deferred` keeps a run's wrap-up whole in any process, pytest's included.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ def interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def sigterm_interrupts() -> Any:
+    """Make SIGTERM a KeyboardInterrupt (as the pytest plugin does for any run); returns the
+    handler it replaced, or None when it did nothing: not the main thread, or the gpucheck
+    command holds SIGTERM until its run's session starts."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is _record:
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
 def hold() -> None:
     """Record SIGINT and SIGTERM instead of acting on them."""
     if threading.current_thread() is threading.main_thread():
@@ -49,10 +59,17 @@ def release() -> None:
 
 
 @contextlib.contextmanager
-def held() -> Iterator[None]:
-    """Hold the signals for the block (imports that must complete), then release them."""
-    hold()
+def deferred() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM for the block (a wrap-up that must finish: cleanup, the
+    report) and give back the previous handlers after it. Yields the list of the signals that
+    came meanwhile, for the caller to act on."""
+    came: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield came
+        return
+    previous = {sig: signal.signal(sig, lambda signum, frame: came.append(signum)) for sig in _SIGNALS}
     try:
-        yield
+        yield came
     finally:
-        release()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

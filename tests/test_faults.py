@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -325,6 +326,38 @@ def test_a_signal_while_gpucheck_is_still_starting_still_writes_the_report(api, 
     assert all(c["status"] == "ERROR" and "interrupted" in c["summary"] for c in report["checks"]
                if c["status"] != "PASS")
     assert leftovers(api) == []
+
+
+def test_a_signal_anywhere_from_start_to_exit_leaves_a_report_and_no_traceback(tmp_path):
+    """Against an unusable kubeconfig a whole run takes about two seconds: signals spread over
+    it land in imports, pytest's configure, the session's start, the checks, the wrap-up and
+    the exit. Each run ends interrupted (2) or, signalled at its very end, as it would have
+    (6); always with its report and never with a traceback. (A SIGTERM in the last moments of
+    the interpreter's exit, once Python has put back the default handlers, kills it after
+    everything was written: -15 or -2 then, with the run's whole output.)"""
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "gpucheck", "run", "--kubeconfig=/nonexistent",
+                           f"--report={tmp_path / 'whole'}"], capture_output=True, text=True, cwd=tmp_path)
+    whole = time.monotonic() - start
+    assert proc.returncode == exitcodes.UNREACHABLE, proc.stdout[-2000:]
+    for i in range(16):
+        report_dir = tmp_path / f"r{i}"
+        proc = subprocess.Popen([sys.executable, "-m", "gpucheck", "run", "--kubeconfig=/nonexistent",
+                                 f"--report={report_dir}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, cwd=tmp_path)
+        try:
+            while not _catches_sigterm(proc.pid) and proc.poll() is None:
+                time.sleep(0.005)
+            time.sleep(whole * i / 16)
+            proc.send_signal(signal.SIGTERM if i % 2 else signal.SIGINT)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        finished = "gpucheck verdict:" in out and re.search(r" in [0-9.]+s =+$", out.rstrip()) is not None
+        assert proc.returncode in (exitcodes.INTERRUPTED, exitcodes.UNREACHABLE) or (
+            proc.returncode in (-signal.SIGINT, -signal.SIGTERM) and finished), (i, proc.returncode, out[-3000:])
+        assert "Traceback" not in out, (i, out[-3000:])
+        assert (report_dir / "report.json").is_file(), (i, out[-3000:])
 
 
 def test_a_killed_xdist_worker_is_error_for_its_checks_and_its_pods_are_removed(api, sim, tmp_path):
