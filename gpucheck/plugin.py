@@ -141,6 +141,9 @@ class GpucheckSession:
         self.code = exitcodes.INTERNAL
         self.interrupted = False
         self.started = False  # pytest_sessionstart completed: pytest will call sessionfinish
+        # `--collect-only` lists the checks a run would make: nothing is evaluated, so
+        # nothing touches the cluster and no report replaces the last real one.
+        self.collect_only = bool(config.getoption("collectonly"))
 
     @pytest.hookimpl(tryfirst=True)  # first: pytest's own reporting of an interrupt can fail
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
@@ -162,6 +165,8 @@ class GpucheckSession:
     def wrap_up(self, interrupted: bool) -> list[str]:
         """Remove what the run created, decide, write the report, publish it; returns the
         problems to warn about. The controller's last act, whichever way the run ended."""
+        if self.collect_only:
+            return []
         problems = []
         problem = self.state.cleanup()
         if problem:
@@ -191,7 +196,7 @@ class GpucheckSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # The controller (or a lone process) sweeps up what killed runs left, before this run
         # adds its own objects; workers share the controller's run and leave it to it.
-        if not self.is_worker:
+        if not self.is_worker and not self.collect_only:
             line = self.state.janitor()
             if line:
                 session.config.get_terminal_writer().line(f"gpucheck: janitor: {line}")
@@ -259,7 +264,7 @@ class GpucheckSession:
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or self.interrupted
         for problem in self.wrap_up(interrupted=interrupted):
             session.config.get_terminal_writer().line(f"gpucheck: warning: {problem}", yellow=True)
-        if interrupted or exitstatus in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        if self.collect_only or interrupted or exitstatus in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
             return
         code = self.code
         session.exitstatus = code
@@ -276,6 +281,14 @@ class GpucheckSession:
         # The outermost wrapper: the readiness summary comes after pytest's own sections
         # (failures, short summary), right above the final counts line.
         yield
+        if self.collect_only and not self.is_worker:
+            ids = self.state.expected()
+            terminalreporter.section("gpucheck readiness")
+            terminalreporter.write_line(
+                f"collect-only: {len(ids)} check(s) of the {self.state.settings.profile!r} profile "
+                f"would run: {', '.join(ids)}")
+            terminalreporter.write_line("nothing was evaluated; no report written")
+            return
         if self.report is None:
             return
         terminalreporter.section("gpucheck readiness")

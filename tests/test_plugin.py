@@ -132,3 +132,21 @@ def test_a_failing_check_makes_the_run_not_ready_with_exit_1(pytester, sim, api)
     taint = next(c for c in data["checks"] if c["id"] == "GPU-TAINT-001")
     assert taint["status"] == "FAIL" and "gpu-l4-0" in taint["summary"]
     assert "fix: Taint every GPU node" in res.stdout.str()
+
+
+def test_collect_only_lists_the_checks_and_keeps_the_last_report(pytester, tmp_path):
+    """`--co` is how users see what a run would check: it must not touch the cluster (the
+    kubeconfig does not even exist) nor replace the last real report with one of ERRORs."""
+    last = pytester.path / "gpucheck-report"
+    last.mkdir()
+    (last / "report.json").write_text('{"verdict": "READY"}')
+    res = pytester.runpytest_subprocess("--gpucheck", f"--gpucheck-kubeconfig={tmp_path / 'none'}",
+                                        "--gpucheck-profile=quick", "--co", "-q")
+    out = res.stdout.str()
+    assert res.ret == 0, out
+    listed = next(line for line in out.splitlines() if line.startswith("collect-only: "))
+    assert "of the 'quick' profile would run: GPU-INV-001," in listed
+    assert "GPU-TAINT-001" in listed and "GPU-SMI-001" not in listed  # quick: API checks only
+    assert "no report written" in out and "NOT_READY" not in out
+    assert sorted(p.name for p in last.iterdir()) == ["report.json"]
+    assert (last / "report.json").read_text() == '{"verdict": "READY"}'
